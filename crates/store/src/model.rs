@@ -1,0 +1,230 @@
+//! Data the store takes and returns.
+
+use serde::{Deserialize, Serialize};
+
+/// 32-byte SHA-256 values (log IDs, SPKI hashes, certificate identities).
+pub type Hash = [u8; 32];
+
+/// How a log is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogIdentity {
+    pub log_id: Hash,
+    pub name: String,
+    /// RFC 6962 URL or static-ct-api monitoring URL.
+    pub url: String,
+}
+
+/// A verified tree head, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedHead {
+    pub tree_size: u64,
+    pub timestamp_ms: u64,
+    pub root_hash: Hash,
+    /// DigitallySigned bytes (kept as evidence).
+    pub signature: Vec<u8>,
+}
+
+/// A log's resumable verification state: entries `[0, cursor)` are stored and verified; `peaks`
+/// is the compact Merkle range of those entries (see `ctwatch_ct::merkle::CompactRange`);
+/// `verified_head` is the newest tree head whose signature and consistency were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCheckpoint {
+    pub log_id: Hash,
+    pub cursor: u64,
+    pub peaks: Vec<Hash>,
+    pub verified_head: Option<VerifiedHead>,
+}
+
+/// A certificate to store (only for watched issuers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateRecord {
+    /// Precert/final shared identity (SHA-256 of the TBS without poison and SCT list).
+    pub identity: Hash,
+    /// SHA-256 of the issuer's SPKI, when known.
+    pub issuer_spki_sha256: Option<Hash>,
+    /// Whether `der` is a precertificate.
+    pub is_precert: bool,
+    /// The certificate or precertificate DER.
+    pub der: Vec<u8>,
+    /// Decoded facts (serialized as JSON in the store).
+    pub facts: ctwatch_cert::facts::CertFacts,
+}
+
+/// One log entry to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRecord {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub timestamp_ms: u64,
+    pub is_precert: bool,
+    pub certificate: CertificateRecord,
+}
+
+/// An entry that could not be decoded: stored with the error, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MalformedEntry {
+    pub log_id: Hash,
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub error: String,
+    pub leaf_input: Vec<u8>,
+    pub extra_data: Vec<u8>,
+}
+
+/// Issuance count increment for (issuer, hour, validation type) from entries that are not stored
+/// as records (all-issuers mode). Counts for stored records are derived by the store itself from
+/// newly inserted distinct certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceIncrement {
+    pub issuer_spki_sha256: Hash,
+    /// Hours since the Unix epoch (from the SCT/entry timestamp).
+    pub hour: i64,
+    pub validation_type: String,
+    pub count: u64,
+}
+
+/// A finding to insert or merge by `key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFinding {
+    /// Stable key: the same fact raised twice merges into one finding.
+    pub key: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub ca: Option<String>,
+    pub issuer: Option<String>,
+    pub evidence: serde_json::Value,
+    /// Identities of certificates the finding is about (must be stored in this batch or before).
+    pub certificates: Vec<Hash>,
+    /// Unix seconds.
+    pub seen_at: i64,
+}
+
+/// Severity of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// Finding status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+/// One atomic write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitBatch {
+    pub log_id: Hash,
+    /// The cursor this batch starts at: must equal the stored cursor.
+    pub previous_cursor: u64,
+    /// The state after this batch (cursor = previous_cursor + entries covered).
+    pub checkpoint: LogCheckpoint,
+    pub entries: Vec<EntryRecord>,
+    pub malformed: Vec<MalformedEntry>,
+    pub issuance: Vec<IssuanceIncrement>,
+    pub findings: Vec<NewFinding>,
+    /// Entries in this batch that were skipped as not watched (for status counters).
+    pub skipped_entries: u64,
+}
+
+/// What a commit changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub new_certificates: u64,
+    pub new_entries: u64,
+    pub new_findings: u64,
+}
+
+/// An observation of a log outside a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogObservation {
+    pub log_id: Hash,
+    /// Latest tree size and timestamp seen, verified or not.
+    pub seen_tree_size: Option<u64>,
+    pub seen_timestamp_ms: Option<u64>,
+    /// A newly verified tree head that did not come with entries (e.g. consistency checked but
+    /// nothing new to download).
+    pub verified_head: Option<VerifiedHead>,
+    pub findings: Vec<NewFinding>,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// `ctwatch status` row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogStatus {
+    pub log_id: String,
+    pub name: String,
+    pub url: String,
+    pub cursor: u64,
+    pub verified_tree_size: Option<u64>,
+    pub seen_tree_size: Option<u64>,
+    pub seen_timestamp_ms: Option<u64>,
+    pub entries_stored: u64,
+    pub entries_skipped: u64,
+    pub malformed_entries: u64,
+}
+
+/// A stored certificate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCertificate {
+    pub id: i64,
+    pub identity: Hash,
+    pub issuer_spki_sha256: Option<Hash>,
+    pub has_precert: bool,
+    pub has_final: bool,
+    pub der: Vec<u8>,
+    pub facts: ctwatch_cert::facts::CertFacts,
+}
+
+/// A log entry that carried a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryRef {
+    pub log_id: Hash,
+    pub index: u64,
+    pub timestamp_ms: u64,
+    pub is_precert: bool,
+}
+
+/// Hourly count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuanceCount {
+    pub issuer_spki_sha256: Hash,
+    pub hour: i64,
+    pub validation_type: String,
+    pub count: u64,
+}
+
+/// Finding filter for listing.
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    pub kind: Option<String>,
+    pub ca: Option<String>,
+    /// Unix seconds.
+    pub since: Option<i64>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+/// A stored finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub ca: Option<String>,
+    pub issuer: Option<String>,
+    pub certificate_count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub status: FindingStatus,
+    pub evidence: serde_json::Value,
+}
