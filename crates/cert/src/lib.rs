@@ -5,7 +5,8 @@
 //!   rather than failing the whole certificate.
 //! - [`identity`]: one identity for a precertificate and its final certificate (TBS without
 //!   the poison and SCT-list extensions), precert TBS reconstruction including the
-//!   precert-signing-CA case, and a minimal DER walker used for it.
+//!   precert-signing-CA case.
+//! - [`der`]: the minimal strict DER walker both of the above are built on.
 //! - [`sct`]: verification of SCTs embedded in final certificates against log keys.
 //!
 //! ```no_run
@@ -16,6 +17,7 @@
 //! }
 //! ```
 
+pub mod der;
 pub mod facts;
 pub mod identity;
 pub mod sct;
