@@ -21,11 +21,20 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database file could not be opened or is not a SQLite database.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("database {path} has schema version {found}, newer than this ctwatch supports ({supported})")]
     SchemaTooNew { path: String, found: i64, supported: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("commit for log {log} would move the cursor from {stored} to {proposed} but the batch starts at {batch_start}")]
+    #[error(
+        "commit for log {log} would move the cursor from {stored} to {proposed} but the batch starts at {batch_start}"
+    )]
     CursorMismatch { log: String, stored: u64, proposed: u64, batch_start: u64 },
     #[error("not found: {0}")]
     NotFound(String),

@@ -1,1 +1,230 @@
-//! SQLite backend. TODO
+//! The SQLite backend: one database file in WAL mode, written by one daemon and read by any
+//! number of CLI processes at the same time.
+//!
+//! Connection settings, and why:
+//! - `journal_mode=WAL`: readers (`ctwatch status`, the API) never block the writer and never see
+//!   a half-written commit.
+//! - `synchronous=NORMAL`: in WAL mode every commit is durable across a *process* crash (the WAL
+//!   is written before `COMMIT` returns; only its fsync is deferred to checkpoints). A power loss
+//!   can drop the last commits but never corrupts the database, and a lost commit only means the
+//!   monitor re-downloads entries from an older cursor. Process crashes are what we test and what
+//!   happens in practice; `FULL` would cost an fsync per batch.
+//! - `foreign_keys=ON`: entries, malformed entries and finding links must point at real rows.
+//! - `busy_timeout` of 5 s: a second process (a CLI writer such as `findings ack`) waits for the
+//!   daemon's short write transactions instead of failing at once.
+//!
+//! Layout: [`schema`] holds the versioned schema and migrations, `write` the transactional
+//! writes (`commit`, `record_observation`), `read` the queries.
+
+mod read;
+pub(crate) mod schema;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use crate::model::*;
+use crate::{Store, StoreError};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a connection waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Page cache of the writer connection, in KiB (negative `cache_size` means KiB in SQLite).
+/// Certificate identities are random hashes, so their index is written all over; a larger cache
+/// keeps those pages in memory during long catch-ups.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
+/// A [`Store`] on one SQLite database.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    /// Where the database lives, for error messages.
+    path: String,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) a database file for reading and writing, and migrate it to the
+    /// newest schema.
+    ///
+    /// Fails with [`StoreError::Open`] when the file cannot be opened or is not a SQLite database,
+    /// and with [`StoreError::SchemaTooNew`] when a newer ctwatch wrote it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let display = path.display().to_string();
+        let conn = Connection::open(path).map_err(|e| open_error(&display, e))?;
+        Self::init_writer(conn, display)
+    }
+
+    /// Open a private in-memory database (tests, dry runs).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| open_error(":memory:", e))?;
+        Self::init_writer(conn, ":memory:".to_string())
+    }
+
+    /// Open an existing database for reading only, e.g. for `ctwatch status` while the daemon
+    /// runs. Never migrates: a database with an older schema must first be opened by
+    /// [`SqliteStore::open`] (the daemon does this at start). Writing methods fail.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let display = path.display().to_string();
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(&display, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&display, e))?;
+        let version = schema::read_version(&conn).map_err(|e| open_error(&display, e))?;
+        let supported = schema::current_version();
+        if version > supported {
+            return Err(StoreError::SchemaTooNew { path: display, found: version, supported });
+        }
+        if version < supported {
+            return Err(StoreError::Other(format!(
+                "database {display} has schema version {version}, older than this ctwatch \
+                 ({supported}); open it once read-write (start the daemon) to migrate it"
+            )));
+        }
+        Ok(Self { conn, path: display })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(schema::read_version(&self.conn)?)
+    }
+
+    /// The path the store was opened with (`:memory:` for in-memory stores).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn init_writer(mut conn: Connection, path: String) -> Result<Self, StoreError> {
+        configure_writer(&conn).map_err(|e| open_error(&path, e))?;
+        schema::migrate(&mut conn, &path, schema::MIGRATIONS)?;
+        Ok(Self { conn, path })
+    }
+}
+
+/// Apply the connection settings described in the module documentation. The first statement
+/// that reads the file (`journal_mode`) is where a non-database file is detected.
+fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Returns the resulting mode ("wal", or "memory" for in-memory databases).
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    Ok(())
+}
+
+fn open_error(path: &str, source: rusqlite::Error) -> StoreError {
+    StoreError::Open { path: path.to_string(), source }
+}
+
+impl Store for SqliteStore {
+    fn open_log(&mut self, log: &LogIdentity) -> Result<LogCheckpoint, StoreError> {
+        write::open_log(&mut self.conn, log)
+    }
+
+    fn commit(&mut self, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
+        write::commit(&mut self.conn, batch)
+    }
+
+    fn record_observation(&mut self, obs: &LogObservation) -> Result<(), StoreError> {
+        write::record_observation(&mut self.conn, obs)
+    }
+
+    fn log_status(&self) -> Result<Vec<LogStatus>, StoreError> {
+        read::log_status(&self.conn)
+    }
+
+    fn certificate_count(&self) -> Result<u64, StoreError> {
+        read::certificate_count(&self.conn)
+    }
+
+    fn certificates(&self, after_id: i64, limit: usize) -> Result<Vec<StoredCertificate>, StoreError> {
+        read::certificates(&self.conn, after_id, limit)
+    }
+
+    fn entries_for_certificate(&self, cert_id: i64) -> Result<Vec<EntryRef>, StoreError> {
+        read::entries_for_certificate(&self.conn, cert_id)
+    }
+
+    fn malformed_entries(&self, log_id: Option<&[u8; 32]>) -> Result<Vec<MalformedEntry>, StoreError> {
+        read::malformed_entries(&self.conn, log_id)
+    }
+
+    fn issuance_counts(
+        &self,
+        issuer: Option<&[u8; 32]>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<IssuanceCount>, StoreError> {
+        read::issuance_counts(&self.conn, issuer, from_hour, to_hour)
+    }
+
+    fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+        read::findings(&self.conn, filter)
+    }
+
+    fn finding(&self, id: i64) -> Result<Option<(Finding, Vec<i64>)>, StoreError> {
+        read::finding(&self.conn, id)
+    }
+
+    fn set_finding_status(&mut self, id: i64, status: FindingStatus) -> Result<(), StoreError> {
+        write::set_finding_status(&self.conn, id, status)
+    }
+}
+
+/// Convert a model `u64` to a SQLite integer, refusing values SQLite cannot hold.
+fn to_sql_int(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Other(format!("{what} {value} does not fit a signed 64-bit integer")))
+}
+
+/// Convert a stored integer back to a model `u64`; a negative value is corruption.
+fn from_sql_int(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// A stored 32-byte hash; any other length is corruption.
+fn hash_from_blob(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, expected 32", bytes.len())))
+}
+
+/// How a log is named in messages: its name, or its ID in hex when it has none.
+fn log_label(name: &str, log_id: &Hash) -> String {
+    if name.is_empty() { hex::encode(log_id) } else { name.to_string() }
+}
+
+fn severity_str(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+        Severity::Critical => "critical",
+    }
+}
+
+fn parse_severity(text: &str) -> Result<Severity, StoreError> {
+    match text {
+        "info" => Ok(Severity::Info),
+        "warning" => Ok(Severity::Warning),
+        "error" => Ok(Severity::Error),
+        "critical" => Ok(Severity::Critical),
+        other => Err(StoreError::Corrupt(format!("unknown finding severity {other:?}"))),
+    }
+}
+
+fn status_str(status: FindingStatus) -> &'static str {
+    match status {
+        FindingStatus::Open => "open",
+        FindingStatus::Acknowledged => "acknowledged",
+        FindingStatus::Resolved => "resolved",
+    }
+}
+
+fn parse_status(text: &str) -> Result<FindingStatus, StoreError> {
+    match text {
+        "open" => Ok(FindingStatus::Open),
+        "acknowledged" => Ok(FindingStatus::Acknowledged),
+        "resolved" => Ok(FindingStatus::Resolved),
+        other => Err(StoreError::Corrupt(format!("unknown finding status {other:?}"))),
+    }
+}

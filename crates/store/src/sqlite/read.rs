@@ -1,0 +1,242 @@
+//! Queries. Every value read back is checked: a stored value the model cannot represent (a hash
+//! of the wrong length, a negative size, unparsable JSON) is reported as
+//! [`StoreError::Corrupt`], never a panic.
+
+use super::{from_sql_int, hash_from_blob, parse_severity, parse_status, to_sql_int};
+use crate::StoreError;
+use crate::model::*;
+use rusqlite::{Connection, Row, params};
+
+/// The saved state of a log, or `None` when it is not registered.
+pub(super) fn checkpoint(conn: &Connection, log_id: &Hash) -> Result<Option<LogCheckpoint>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT cursor, peaks, verified_size, verified_timestamp, verified_root, verified_signature
+         FROM logs WHERE log_id = ?1",
+    )?;
+    let mut rows = stmt.query([&log_id[..]])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let cursor = from_sql_int(row.get(0)?, "log cursor")?;
+    let peaks = decode_peaks(&row.get::<_, Vec<u8>>(1)?)?;
+    let verified_head = verified_head(row)?;
+    Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head }))
+}
+
+/// Split a stored peaks blob into 32-byte hashes.
+pub(super) fn decode_peaks(blob: &[u8]) -> Result<Vec<Hash>, StoreError> {
+    if blob.len() % 32 != 0 {
+        return Err(StoreError::Corrupt(format!("peaks blob has {} bytes, not a multiple of 32", blob.len())));
+    }
+    blob.chunks_exact(32).map(|chunk| hash_from_blob(chunk, "peak")).collect()
+}
+
+/// Columns 2..=5 of the checkpoint query: all NULL or all set.
+fn verified_head(row: &Row<'_>) -> Result<Option<VerifiedHead>, StoreError> {
+    let size: Option<i64> = row.get(2)?;
+    let timestamp: Option<i64> = row.get(3)?;
+    let root: Option<Vec<u8>> = row.get(4)?;
+    let signature: Option<Vec<u8>> = row.get(5)?;
+    match (size, timestamp, root, signature) {
+        (None, None, None, None) => Ok(None),
+        (Some(size), Some(timestamp), Some(root), Some(signature)) => Ok(Some(VerifiedHead {
+            tree_size: from_sql_int(size, "verified tree size")?,
+            timestamp_ms: from_sql_int(timestamp, "verified timestamp")?,
+            root_hash: hash_from_blob(&root, "verified root hash")?,
+            signature,
+        })),
+        _ => Err(StoreError::Corrupt("verified tree head is partially stored".to_string())),
+    }
+}
+
+fn opt_u64(value: Option<i64>, what: &str) -> Result<Option<u64>, StoreError> {
+    value.map(|v| from_sql_int(v, what)).transpose()
+}
+
+pub(super) fn log_status(conn: &Connection) -> Result<Vec<LogStatus>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.log_id, l.name, l.url, l.cursor, l.verified_size, l.seen_size, l.seen_timestamp,
+                l.entries_stored, l.entries_skipped,
+                (SELECT count(*) FROM malformed_entries m WHERE m.log_ref = l.id)
+         FROM logs l ORDER BY l.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let log_id = hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "log id")?;
+        out.push(LogStatus {
+            log_id: hex::encode(log_id),
+            name: row.get(1)?,
+            url: row.get(2)?,
+            cursor: from_sql_int(row.get(3)?, "log cursor")?,
+            verified_tree_size: opt_u64(row.get(4)?, "verified tree size")?,
+            seen_tree_size: opt_u64(row.get(5)?, "seen tree size")?,
+            seen_timestamp_ms: opt_u64(row.get(6)?, "seen timestamp")?,
+            entries_stored: from_sql_int(row.get(7)?, "entries stored")?,
+            entries_skipped: from_sql_int(row.get(8)?, "entries skipped")?,
+            malformed_entries: from_sql_int(row.get(9)?, "malformed entry count")?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn certificate_count(conn: &Connection) -> Result<u64, StoreError> {
+    let count: i64 = conn.prepare_cached("SELECT count(*) FROM certificates")?.query_row([], |row| row.get(0))?;
+    from_sql_int(count, "certificate count")
+}
+
+pub(super) fn certificates(
+    conn: &Connection,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<StoredCertificate>, StoreError> {
+    // SQLite's LIMIT is an i64; a larger request means "all".
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, identity, issuer_spki, has_precert, has_final, der, facts
+         FROM certificates WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let mut rows = stmt.query(params![after_id, limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let issuer: Option<Vec<u8>> = row.get(2)?;
+        let facts: String = row.get(6)?;
+        out.push(StoredCertificate {
+            id,
+            identity: hash_from_blob(&row.get::<_, Vec<u8>>(1)?, "certificate identity")?,
+            issuer_spki_sha256: issuer.map(|i| hash_from_blob(&i, "certificate issuer SPKI hash")).transpose()?,
+            has_precert: row.get(3)?,
+            has_final: row.get(4)?,
+            der: row.get(5)?,
+            facts: serde_json::from_str(&facts)
+                .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn entries_for_certificate(conn: &Connection, cert_id: i64) -> Result<Vec<EntryRef>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.log_id, e.idx, e.timestamp_ms, e.is_precert
+         FROM log_entries e JOIN logs l ON l.id = e.log_ref
+         WHERE e.cert_id = ?1 ORDER BY e.log_ref, e.idx",
+    )?;
+    let mut rows = stmt.query([cert_id])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(EntryRef {
+            log_id: hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "log id")?,
+            index: from_sql_int(row.get(1)?, "entry index")?,
+            timestamp_ms: from_sql_int(row.get(2)?, "entry timestamp")?,
+            is_precert: row.get(3)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn malformed_entries(conn: &Connection, log_id: Option<&Hash>) -> Result<Vec<MalformedEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.log_id, m.idx, m.leaf_hash, m.error, m.leaf_input, m.extra_data
+         FROM malformed_entries m JOIN logs l ON l.id = m.log_ref
+         WHERE ?1 IS NULL OR l.log_id = ?1 ORDER BY m.log_ref, m.idx",
+    )?;
+    let mut rows = stmt.query([log_id.map(|h| &h[..])])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(MalformedEntry {
+            log_id: hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "log id")?,
+            index: from_sql_int(row.get(1)?, "malformed entry index")?,
+            leaf_hash: hash_from_blob(&row.get::<_, Vec<u8>>(2)?, "malformed entry leaf hash")?,
+            error: row.get(3)?,
+            leaf_input: row.get(4)?,
+            extra_data: row.get(5)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn issuance_counts(
+    conn: &Connection,
+    issuer: Option<&Hash>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<Vec<IssuanceCount>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT issuer_spki, hour, validation_type, count FROM issuance_hourly
+         WHERE (?1 IS NULL OR issuer_spki = ?1) AND hour >= ?2 AND hour < ?3
+         ORDER BY issuer_spki, hour, validation_type",
+    )?;
+    let mut rows = stmt.query(params![issuer.map(|h| &h[..]), from_hour, to_hour])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(IssuanceCount {
+            issuer_spki_sha256: hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "issuance issuer")?,
+            hour: row.get(1)?,
+            validation_type: row.get(2)?,
+            count: from_sql_int(row.get(3)?, "issuance count")?,
+        });
+    }
+    Ok(out)
+}
+
+const FINDING_COLUMNS: &str = "id, key, kind, severity, ca, issuer, certificate_count, first_seen, \
+                               last_seen, status, evidence";
+
+fn finding_from_row(row: &Row<'_>) -> Result<Finding, StoreError> {
+    let id: i64 = row.get(0)?;
+    let severity: String = row.get(3)?;
+    let status: String = row.get(9)?;
+    let evidence: String = row.get(10)?;
+    Ok(Finding {
+        id,
+        key: row.get(1)?,
+        kind: row.get(2)?,
+        severity: parse_severity(&severity)?,
+        ca: row.get(4)?,
+        issuer: row.get(5)?,
+        certificate_count: from_sql_int(row.get(6)?, "finding certificate count")?,
+        first_seen: row.get(7)?,
+        last_seen: row.get(8)?,
+        status: parse_status(&status)?,
+        evidence: serde_json::from_str(&evidence)
+            .map_err(|e| StoreError::Corrupt(format!("evidence of finding {id} is not valid JSON: {e}")))?,
+    })
+}
+
+/// Findings matching the filter, newest (highest id) first. `since` keeps findings last seen at
+/// or after that time.
+pub(super) fn findings(conn: &Connection, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+    // A negative LIMIT means "no limit" in SQLite.
+    let limit = match filter.limit {
+        Some(limit) => i64::try_from(limit).unwrap_or(i64::MAX),
+        None => -1,
+    };
+    let offset = to_sql_int(filter.offset.unwrap_or(0) as u64, "finding offset")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FINDING_COLUMNS} FROM findings
+         WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR ca = ?2) AND (?3 IS NULL OR last_seen >= ?3)
+         ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+    ))?;
+    let mut rows = stmt.query(params![filter.kind, filter.ca, filter.since, limit, offset])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(finding_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// One finding with the ids of its certificates, in id order.
+pub(super) fn finding(conn: &Connection, id: i64) -> Result<Option<(Finding, Vec<i64>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {FINDING_COLUMNS} FROM findings WHERE id = ?1"))?;
+    let mut rows = stmt.query([id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let finding = finding_from_row(row)?;
+    let certs = conn
+        .prepare_cached("SELECT cert_id FROM finding_certificates WHERE finding_id = ?1 ORDER BY cert_id")?
+        .query_map([id], |row| row.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(Some((finding, certs)))
+}

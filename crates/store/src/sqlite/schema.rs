@@ -1,0 +1,161 @@
+//! The versioned schema and its forward migrations.
+//!
+//! The schema version is SQLite's `PRAGMA user_version` (0 for a new, empty database). Migration
+//! `n` (1-based) takes the schema from version `n - 1` to `n`; each runs in its own `IMMEDIATE`
+//! transaction together with the version bump, so a crash mid-migration leaves the previous
+//! version intact. Migrations are append-only: a released step is never edited, a change is a new
+//! step.
+
+use crate::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The ordered migrations: `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build reads and writes.
+pub(crate) fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Version 1: logs, certificates, log entries, hourly issuance, malformed entries, findings.
+///
+/// Integers that are `u64` in the model (cursors, tree sizes, millisecond timestamps) are stored
+/// as SQLite INTEGER (i64); the store refuses to write values above `i64::MAX` and reports stored
+/// negative values as corruption. Hashes are 32-byte BLOBs.
+const V1: &str = r#"
+CREATE TABLE logs (
+    id                 INTEGER PRIMARY KEY,
+    log_id             BLOB NOT NULL UNIQUE,
+    name               TEXT NOT NULL,
+    url                TEXT NOT NULL,
+    -- Entries [0, cursor) are stored and verified.
+    cursor             INTEGER NOT NULL DEFAULT 0,
+    -- Compact Merkle range of [0, cursor): concatenated 32-byte subtree roots, largest first.
+    peaks              BLOB NOT NULL DEFAULT x'',
+    -- Newest verified tree head (all four NULL until one is verified).
+    verified_size      INTEGER,
+    verified_timestamp INTEGER,
+    verified_root      BLOB,
+    verified_signature BLOB,
+    -- Latest tree head seen, verified or not (for lag reporting).
+    seen_size          INTEGER,
+    seen_timestamp     INTEGER,
+    entries_stored     INTEGER NOT NULL DEFAULT 0,
+    entries_skipped    INTEGER NOT NULL DEFAULT 0,
+    -- Unix seconds of the last write to this row.
+    updated_at         INTEGER NOT NULL
+);
+
+-- Distinct certificates: a precertificate and its final certificate share one row (same identity).
+CREATE TABLE certificates (
+    id            INTEGER PRIMARY KEY,
+    identity      BLOB NOT NULL UNIQUE,
+    issuer_spki   BLOB,
+    serial        BLOB NOT NULL,
+    not_before    INTEGER NOT NULL,
+    not_after     INTEGER NOT NULL,
+    subject       TEXT NOT NULL,
+    has_precert   INTEGER NOT NULL,
+    has_final     INTEGER NOT NULL,
+    -- The final certificate once one was seen, else the precertificate.
+    der           BLOB NOT NULL,
+    -- serde_json of ctwatch_cert::facts::CertFacts for `der`.
+    facts         TEXT NOT NULL,
+    -- Earliest log entry timestamp (ms) that carried this certificate.
+    first_seen_ms INTEGER NOT NULL
+);
+CREATE INDEX certificates_issuer_serial ON certificates (issuer_spki, serial);
+
+-- Every log entry that carried a stored certificate.
+CREATE TABLE log_entries (
+    log_ref      INTEGER NOT NULL REFERENCES logs (id),
+    idx          INTEGER NOT NULL,
+    cert_id      INTEGER NOT NULL REFERENCES certificates (id),
+    timestamp_ms INTEGER NOT NULL,
+    is_precert   INTEGER NOT NULL,
+    leaf_hash    BLOB NOT NULL,
+    PRIMARY KEY (log_ref, idx)
+) WITHOUT ROWID;
+CREATE INDEX log_entries_cert ON log_entries (cert_id);
+
+-- Distinct certificates per (issuer SPKI SHA-256, hour since epoch, validation type).
+CREATE TABLE issuance_hourly (
+    issuer_spki     BLOB NOT NULL,
+    hour            INTEGER NOT NULL,
+    validation_type TEXT NOT NULL,
+    count           INTEGER NOT NULL,
+    PRIMARY KEY (issuer_spki, hour, validation_type)
+) WITHOUT ROWID;
+CREATE INDEX issuance_hourly_hour ON issuance_hourly (hour);
+
+-- Entries that could not be decoded, kept verbatim with the error.
+CREATE TABLE malformed_entries (
+    log_ref    INTEGER NOT NULL REFERENCES logs (id),
+    idx        INTEGER NOT NULL,
+    leaf_hash  BLOB NOT NULL,
+    error      TEXT NOT NULL,
+    leaf_input BLOB NOT NULL,
+    extra_data BLOB NOT NULL,
+    PRIMARY KEY (log_ref, idx)
+);
+
+CREATE TABLE findings (
+    id                INTEGER PRIMARY KEY,
+    key               TEXT NOT NULL UNIQUE,
+    kind              TEXT NOT NULL,
+    severity          TEXT NOT NULL,
+    ca                TEXT,
+    issuer            TEXT,
+    -- JSON evidence of the latest observation.
+    evidence          TEXT NOT NULL,
+    -- Unix seconds.
+    first_seen        INTEGER NOT NULL,
+    last_seen         INTEGER NOT NULL,
+    status            TEXT NOT NULL,
+    -- Distinct certificates linked in finding_certificates.
+    certificate_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX findings_kind ON findings (kind);
+CREATE INDEX findings_ca ON findings (ca);
+
+CREATE TABLE finding_certificates (
+    finding_id INTEGER NOT NULL REFERENCES findings (id),
+    cert_id    INTEGER NOT NULL REFERENCES certificates (id),
+    PRIMARY KEY (finding_id, cert_id)
+) WITHOUT ROWID;
+CREATE INDEX finding_certificates_cert ON finding_certificates (cert_id);
+"#;
+
+/// Read the schema version of an open database.
+pub(crate) fn read_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Bring the database up to the newest version of `migrations`, one transaction per step.
+///
+/// Fails with [`StoreError::SchemaTooNew`] (writing nothing) when the database is newer than
+/// `migrations` knows. The version is re-read inside each transaction, so two processes opening
+/// the same new file at once do not apply a step twice.
+pub(crate) fn migrate(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<(), StoreError> {
+    let supported = migrations.len() as i64;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = read_version(&tx)?;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew { path: path.to_string(), found: version, supported });
+        }
+        if version < 0 {
+            return Err(StoreError::Corrupt(format!("database {path} has negative schema version {version}")));
+        }
+        if version == supported {
+            return Ok(());
+        }
+        // `version` is in [0, supported), so it indexes `migrations`.
+        let Some(step) = usize::try_from(version).ok().and_then(|v| migrations.get(v)) else {
+            return Err(StoreError::Other(format!("no migration from schema version {version}")));
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}

@@ -1,0 +1,374 @@
+//! Transactional writes: log registration, batch commits, observations and finding status.
+//!
+//! Every public function here runs in one `IMMEDIATE` transaction (the write lock is taken at
+//! `BEGIN`, so a conflicting writer waits for the busy timeout instead of failing mid-way) and
+//! returns an error before `COMMIT` on any problem; dropping the transaction rolls everything back.
+
+use super::{from_sql_int, log_label, severity_str, status_str, to_sql_int};
+use crate::StoreError;
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
+use std::collections::HashMap;
+
+/// Milliseconds in an hour: issuance is counted per hour since the Unix epoch.
+const MS_PER_HOUR: u64 = 3_600_000;
+
+/// The issuer key used for issuance counts of certificates whose issuer is unknown.
+const UNKNOWN_ISSUER: Hash = [0; 32];
+
+/// A registered log's row, as the writers need it.
+struct LogRow {
+    id: i64,
+    name: String,
+    cursor: u64,
+}
+
+/// Register a log (or refresh its name and URL) and return its checkpoint.
+pub(super) fn open_log(conn: &mut Connection, log: &LogIdentity) -> Result<LogCheckpoint, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "INSERT INTO logs (log_id, name, url, updated_at) VALUES (?1, ?2, ?3, unixepoch())
+         ON CONFLICT (log_id) DO UPDATE SET name = excluded.name, url = excluded.url",
+    )?
+    .execute(params![&log.log_id[..], log.name, log.url])?;
+    let checkpoint = super::read::checkpoint(&tx, &log.log_id)?;
+    tx.commit()?;
+    checkpoint.ok_or_else(|| StoreError::Other(format!("log {} vanished after registration", log.name)))
+}
+
+/// Write a batch and move the log's cursor, in one transaction.
+pub(super) fn commit(conn: &mut Connection, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcome = commit_in(&tx, batch)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
+    let log = find_log(tx, &batch.log_id)?;
+    let label = log_label(&log.name, &batch.log_id);
+    if batch.checkpoint.log_id != batch.log_id {
+        return Err(StoreError::Other(format!(
+            "commit for log {label} carries a checkpoint of log {}",
+            hex::encode(batch.checkpoint.log_id)
+        )));
+    }
+    if log.cursor != batch.previous_cursor {
+        return Err(StoreError::CursorMismatch {
+            log: label,
+            stored: log.cursor,
+            proposed: batch.checkpoint.cursor,
+            batch_start: batch.previous_cursor,
+        });
+    }
+    let start = batch.previous_cursor;
+    let end = batch.checkpoint.cursor;
+    if end < start {
+        return Err(StoreError::Other(format!(
+            "commit for log {label} would move the cursor backwards from {start} to {end}"
+        )));
+    }
+    let in_range = |index: u64, what: &str| {
+        if (start..end).contains(&index) {
+            Ok(())
+        } else {
+            Err(StoreError::Other(format!("{what} {index} of log {label} is outside the batch range [{start}, {end})")))
+        }
+    };
+
+    let mut outcome = CommitOutcome::default();
+    // Issuance increments, merged before touching the table: the monitor's counts for unstored
+    // entries plus one per certificate this batch stores for the first time.
+    let mut issuance: HashMap<(Hash, i64, &str), u64> = HashMap::new();
+    for inc in &batch.issuance {
+        *issuance.entry((inc.issuer_spki_sha256, inc.hour, inc.validation_type.as_str())).or_default() += inc.count;
+    }
+
+    let mut insert_entry = tx.prepare_cached(
+        "INSERT INTO log_entries (log_ref, idx, cert_id, timestamp_ms, is_precert, leaf_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for entry in &batch.entries {
+        in_range(entry.index, "entry")?;
+        let (cert_id, inserted) = upsert_certificate(tx, entry)?;
+        if inserted {
+            outcome.new_certificates += 1;
+            let cert = &entry.certificate;
+            let issuer = cert.issuer_spki_sha256.unwrap_or(UNKNOWN_ISSUER);
+            // A u64 divided by 3.6e6 always fits an i64.
+            let hour = (entry.timestamp_ms / MS_PER_HOUR) as i64;
+            *issuance.entry((issuer, hour, cert.facts.validation_type.as_str())).or_default() += 1;
+        }
+        let index = to_sql_int(entry.index, "entry index")?;
+        let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
+        insert_entry
+            .execute(params![log.id, index, cert_id, timestamp, entry.is_precert, &entry.leaf_hash[..]])
+            .map_err(|e| duplicate_or(e, || format!("entry {} of log {label} is already stored", entry.index)))?;
+        outcome.new_entries += 1;
+    }
+
+    let mut add_issuance = tx.prepare_cached(
+        "INSERT INTO issuance_hourly (issuer_spki, hour, validation_type, count)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (issuer_spki, hour, validation_type) DO UPDATE SET count = count + excluded.count",
+    )?;
+    for ((issuer, hour, validation_type), count) in &issuance {
+        let count = to_sql_int(*count, "issuance count")?;
+        add_issuance.execute(params![&issuer[..], hour, validation_type, count])?;
+    }
+
+    let mut insert_malformed = tx.prepare_cached(
+        "INSERT INTO malformed_entries (log_ref, idx, leaf_hash, error, leaf_input, extra_data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for m in &batch.malformed {
+        if m.log_id != batch.log_id {
+            return Err(StoreError::Other(format!(
+                "malformed entry {} in the commit for log {label} belongs to log {}",
+                m.index,
+                hex::encode(m.log_id)
+            )));
+        }
+        in_range(m.index, "malformed entry")?;
+        let index = to_sql_int(m.index, "malformed entry index")?;
+        insert_malformed
+            .execute(params![log.id, index, &m.leaf_hash[..], m.error, m.leaf_input, m.extra_data])
+            .map_err(|e| duplicate_or(e, || format!("malformed entry {} of log {label} is already stored", m.index)))?;
+    }
+
+    outcome.new_findings = upsert_findings(tx, &batch.findings)?;
+
+    let stored = to_sql_int(batch.entries.len() as u64, "entry count")?;
+    let skipped = to_sql_int(batch.skipped_entries, "skipped entry count")?;
+    let peaks: Vec<u8> = batch.checkpoint.peaks.concat();
+    tx.prepare_cached(
+        "UPDATE logs SET cursor = ?2, peaks = ?3, entries_stored = entries_stored + ?4,
+                entries_skipped = entries_skipped + ?5, updated_at = unixepoch()
+         WHERE id = ?1",
+    )?
+    .execute(params![log.id, to_sql_int(end, "cursor")?, peaks, stored, skipped])?;
+    if let Some(head) = &batch.checkpoint.verified_head {
+        set_verified_head(tx, log.id, head)?;
+    }
+    Ok(outcome)
+}
+
+/// Insert the entry's certificate or merge it into the stored one with the same identity.
+/// Returns the certificate's id and whether it was inserted now.
+///
+/// Merging sets `has_precert`/`has_final`, fills in an unknown issuer and keeps the earliest
+/// timestamp; when the first final certificate arrives for a stored precertificate, the final
+/// certificate's DER and facts replace the precertificate's (the final one is what a relying
+/// party sees).
+fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64, bool), StoreError> {
+    let cert = &entry.certificate;
+    let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
+    let issuer = cert.issuer_spki_sha256.as_ref().map(|h| &h[..]);
+    let existing = tx
+        .prepare_cached(
+            "SELECT id, has_precert, has_final, issuer_spki IS NULL, first_seen_ms
+             FROM certificates WHERE identity = ?1",
+        )?
+        .query_row([&cert.identity[..]], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, bool>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, bool>(3)?,
+                row.get::<_, i64>(4)?,
+            ))
+        })
+        .optional()?;
+
+    let Some((id, has_precert, has_final, issuer_unknown, first_seen)) = existing else {
+        let facts = facts_json(cert)?;
+        tx.prepare_cached(
+            "INSERT INTO certificates (identity, issuer_spki, serial, not_before, not_after, subject,
+                                       has_precert, has_final, der, facts, first_seen_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            &cert.identity[..],
+            issuer,
+            cert.facts.serial,
+            cert.facts.not_before,
+            cert.facts.not_after,
+            cert.facts.subject,
+            cert.is_precert,
+            !cert.is_precert,
+            cert.der,
+            facts,
+            timestamp,
+        ])?;
+        return Ok((tx.last_insert_rowid(), true));
+    };
+
+    if !cert.is_precert && !has_final {
+        let facts = facts_json(cert)?;
+        tx.prepare_cached(
+            "UPDATE certificates SET serial = ?2, not_before = ?3, not_after = ?4, subject = ?5,
+                    has_final = 1, der = ?6, facts = ?7, issuer_spki = coalesce(issuer_spki, ?8),
+                    first_seen_ms = min(first_seen_ms, ?9)
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            cert.facts.serial,
+            cert.facts.not_before,
+            cert.facts.not_after,
+            cert.facts.subject,
+            cert.der,
+            facts,
+            issuer,
+            timestamp,
+        ])?;
+    } else if (cert.is_precert && !has_precert) || (issuer_unknown && issuer.is_some()) || timestamp < first_seen {
+        tx.prepare_cached(
+            "UPDATE certificates SET has_precert = has_precert | ?2,
+                    issuer_spki = coalesce(issuer_spki, ?3), first_seen_ms = min(first_seen_ms, ?4)
+             WHERE id = ?1",
+        )?
+        .execute(params![id, cert.is_precert, issuer, timestamp])?;
+    }
+    Ok((id, false))
+}
+
+fn facts_json(cert: &CertificateRecord) -> Result<String, StoreError> {
+    serde_json::to_string(&cert.facts)
+        .map_err(|e| StoreError::Other(format!("cannot serialize certificate facts: {e}")))
+}
+
+/// Insert findings or merge them into stored ones with the same key; returns how many are new.
+///
+/// A new finding starts `open` with `first_seen = last_seen = seen_at`. A known one keeps its
+/// status, severity and first sighting, moves `last_seen` forward and takes the new evidence.
+/// Certificates are linked by identity (each must be stored already) and `certificate_count`
+/// is recomputed as the number of distinct linked certificates.
+fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64, StoreError> {
+    let mut new = 0;
+    for finding in findings {
+        let evidence = serde_json::to_string(&finding.evidence)
+            .map_err(|e| StoreError::Other(format!("cannot serialize finding evidence: {e}")))?;
+        let existing: Option<i64> = tx
+            .prepare_cached("SELECT id FROM findings WHERE key = ?1")?
+            .query_row([&finding.key], |row| row.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                tx.prepare_cached("UPDATE findings SET last_seen = max(last_seen, ?2), evidence = ?3 WHERE id = ?1")?
+                    .execute(params![id, finding.seen_at, evidence])?;
+                id
+            }
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO findings (key, kind, severity, ca, issuer, evidence, first_seen,
+                                           last_seen, status, certificate_count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0)",
+                )?
+                .execute(params![
+                    finding.key,
+                    finding.kind,
+                    severity_str(finding.severity),
+                    finding.ca,
+                    finding.issuer,
+                    evidence,
+                    finding.seen_at,
+                    status_str(FindingStatus::Open),
+                ])?;
+                new += 1;
+                tx.last_insert_rowid()
+            }
+        };
+        if finding.certificates.is_empty() {
+            continue;
+        }
+        let mut cert_id = tx.prepare_cached("SELECT id FROM certificates WHERE identity = ?1")?;
+        let mut link =
+            tx.prepare_cached("INSERT OR IGNORE INTO finding_certificates (finding_id, cert_id) VALUES (?1, ?2)")?;
+        for identity in &finding.certificates {
+            let cert: i64 = cert_id.query_row([&identity[..]], |row| row.get(0)).optional()?.ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "certificate {} of finding {} is not stored",
+                    hex::encode(identity),
+                    finding.key
+                ))
+            })?;
+            link.execute(params![id, cert])?;
+        }
+        tx.prepare_cached(
+            "UPDATE findings SET certificate_count =
+                 (SELECT count(*) FROM finding_certificates WHERE finding_id = ?1)
+             WHERE id = ?1",
+        )?
+        .execute([id])?;
+    }
+    Ok(new)
+}
+
+/// Record what was seen of a log outside a commit, in one transaction.
+pub(super) fn record_observation(conn: &mut Connection, obs: &LogObservation) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let log = find_log(&tx, &obs.log_id)?;
+    let size = obs.seen_tree_size.map(|s| to_sql_int(s, "seen tree size")).transpose()?;
+    let timestamp = obs.seen_timestamp_ms.map(|t| to_sql_int(t, "seen timestamp")).transpose()?;
+    tx.prepare_cached(
+        "UPDATE logs SET seen_size = coalesce(?2, seen_size),
+                seen_timestamp = coalesce(?3, seen_timestamp), updated_at = unixepoch()
+         WHERE id = ?1",
+    )?
+    .execute(params![log.id, size, timestamp])?;
+    if let Some(head) = &obs.verified_head {
+        set_verified_head(&tx, log.id, head)?;
+    }
+    upsert_findings(&tx, &obs.findings)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Change a finding's status; `NotFound` when there is no such finding.
+pub(super) fn set_finding_status(conn: &Connection, id: i64, status: FindingStatus) -> Result<(), StoreError> {
+    let changed = conn
+        .prepare_cached("UPDATE findings SET status = ?2 WHERE id = ?1")?
+        .execute(params![id, status_str(status)])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("finding {id}")));
+    }
+    Ok(())
+}
+
+/// Store a verified tree head unless a larger one is already stored: the verified head only
+/// moves forward (an equal size replaces it, so a newer timestamp of the same tree is kept).
+fn set_verified_head(tx: &Transaction<'_>, log_ref: i64, head: &VerifiedHead) -> Result<(), StoreError> {
+    let size = to_sql_int(head.tree_size, "verified tree size")?;
+    let timestamp = to_sql_int(head.timestamp_ms, "verified timestamp")?;
+    tx.prepare_cached(
+        "UPDATE logs SET verified_size = ?2, verified_timestamp = ?3, verified_root = ?4,
+                verified_signature = ?5
+         WHERE id = ?1 AND (verified_size IS NULL OR verified_size <= ?2)",
+    )?
+    .execute(params![log_ref, size, timestamp, &head.root_hash[..], head.signature])?;
+    Ok(())
+}
+
+fn find_log(tx: &Transaction<'_>, log_id: &Hash) -> Result<LogRow, StoreError> {
+    let row = tx
+        .prepare_cached("SELECT id, name, cursor FROM logs WHERE log_id = ?1")?
+        .query_row([&log_id[..]], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+        .optional()?;
+    let Some((id, name, cursor)) = row else {
+        return Err(StoreError::NotFound(format!("log {} is not registered", hex::encode(log_id))));
+    };
+    Ok(LogRow { id, cursor: from_sql_int(cursor, "log cursor")?, name })
+}
+
+/// Turn a uniqueness violation into a clear error (a duplicate means a monitor bug); pass other
+/// errors through.
+fn duplicate_or(error: rusqlite::Error, message: impl FnOnce() -> String) -> StoreError {
+    let duplicate = matches!(
+        &error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+    );
+    if duplicate { StoreError::Other(message()) } else { StoreError::Sqlite(error) }
+}
