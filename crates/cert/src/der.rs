@@ -11,11 +11,7 @@ pub enum DerError {
     #[error("input ended inside a TLV header at offset {0}")]
     TruncatedHeader(usize),
     #[error("TLV at offset {offset} declares {declared} content bytes but only {available} remain")]
-    TruncatedContent {
-        offset: usize,
-        declared: usize,
-        available: usize,
-    },
+    TruncatedContent { offset: usize, declared: usize, available: usize },
     #[error("high-tag-number form at offset {0} is not supported")]
     HighTagNumber(usize),
     #[error("indefinite length at offset {0} is not DER")]
@@ -79,32 +75,24 @@ fn read_tlv_at(input: &[u8], base: usize) -> Result<(Tlv<'_>, &[u8]), DerError> 
         if count > 4 {
             return Err(DerError::LengthTooLarge(base));
         }
-        let (bytes, after) = rest
-            .split_at_checked(count)
-            .ok_or(DerError::TruncatedHeader(base))?;
+        let (bytes, after) = rest.split_at_checked(count).ok_or(DerError::TruncatedHeader(base))?;
         rest = after;
         if bytes.first() == Some(&0) {
             return Err(DerError::NonMinimalLength(base));
         }
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         if len < 0x80 {
             return Err(DerError::NonMinimalLength(base));
         }
         len
     };
     let header_len = input.len() - rest.len();
-    let (content, after) = rest
-        .split_at_checked(len)
-        .ok_or(DerError::TruncatedContent {
-            offset: base,
-            declared: len,
-            available: rest.len(),
-        })?;
-    let raw = input
-        .get(..header_len + len)
-        .ok_or(DerError::TruncatedHeader(base))?;
+    let (content, after) = rest.split_at_checked(len).ok_or(DerError::TruncatedContent {
+        offset: base,
+        declared: len,
+        available: rest.len(),
+    })?;
+    let raw = input.get(..header_len + len).ok_or(DerError::TruncatedHeader(base))?;
     Ok((Tlv { tag, content, raw }, after))
 }
 
@@ -118,10 +106,7 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Reader {
-            rest: input,
-            offset: 0,
-        }
+        Reader { rest: input, offset: 0 }
     }
 
     /// Whether every element has been read.
@@ -146,30 +131,19 @@ impl<'a> Reader<'a> {
     pub fn read(&mut self, tag: u8) -> Result<Tlv<'a>, DerError> {
         match self.peek_tag() {
             None => Err(DerError::Missing(tag)),
-            Some(found) if found != tag => Err(DerError::UnexpectedTag {
-                expected: tag,
-                found,
-            }),
+            Some(found) if found != tag => Err(DerError::UnexpectedTag { expected: tag, found }),
             Some(_) => self.read_any(),
         }
     }
 
     /// Read the next element if it has tag `tag`; leave the reader unchanged otherwise.
     pub fn read_optional(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, DerError> {
-        if self.peek_tag() == Some(tag) {
-            self.read(tag).map(Some)
-        } else {
-            Ok(None)
-        }
+        if self.peek_tag() == Some(tag) { self.read(tag).map(Some) } else { Ok(None) }
     }
 
     /// Fail if anything is left.
     pub fn finish(&self) -> Result<(), DerError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(DerError::TrailingData(self.rest.len()))
-        }
+        if self.rest.is_empty() { Ok(()) } else { Err(DerError::TrailingData(self.rest.len())) }
     }
 }
 
@@ -207,11 +181,7 @@ pub fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {
 
 /// The size of a DER header for `len` content bytes.
 pub fn header_len(len: usize) -> usize {
-    if len < 0x80 {
-        2
-    } else {
-        2 + (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
-    }
+    if len < 0x80 { 2 } else { 2 + (usize::BITS - len.leading_zeros()).div_ceil(8) as usize }
 }
 
 /// Append a whole TLV: header for `tag` and then `content`.
@@ -280,43 +250,18 @@ mod tests {
     fn rejects_non_der_framing() {
         assert_eq!(read_tlv(&[]), Err(DerError::TruncatedHeader(0)));
         assert_eq!(read_tlv(&[0x30]), Err(DerError::TruncatedHeader(0)));
-        assert_eq!(
-            read_tlv(&[0x30, 0x80, 0, 0]),
-            Err(DerError::IndefiniteLength(0))
-        );
-        assert_eq!(
-            read_tlv(&[0x1f, 0x01, 0x00]),
-            Err(DerError::HighTagNumber(0))
-        );
-        assert_eq!(
-            read_tlv(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]),
-            Err(DerError::NonMinimalLength(0))
-        );
-        assert_eq!(
-            read_tlv(&[0x04, 0x82, 0x00, 0x85]),
-            Err(DerError::NonMinimalLength(0))
-        );
-        assert_eq!(
-            read_tlv(&[0x04, 0x85, 1, 0, 0, 0, 0]),
-            Err(DerError::LengthTooLarge(0))
-        );
-        assert_eq!(
-            read_tlv(&[0x04, 0x82, 0x01]),
-            Err(DerError::TruncatedHeader(0))
-        );
+        assert_eq!(read_tlv(&[0x30, 0x80, 0, 0]), Err(DerError::IndefiniteLength(0)));
+        assert_eq!(read_tlv(&[0x1f, 0x01, 0x00]), Err(DerError::HighTagNumber(0)));
+        assert_eq!(read_tlv(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]), Err(DerError::NonMinimalLength(0)));
+        assert_eq!(read_tlv(&[0x04, 0x82, 0x00, 0x85]), Err(DerError::NonMinimalLength(0)));
+        assert_eq!(read_tlv(&[0x04, 0x85, 1, 0, 0, 0, 0]), Err(DerError::LengthTooLarge(0)));
+        assert_eq!(read_tlv(&[0x04, 0x82, 0x01]), Err(DerError::TruncatedHeader(0)));
         assert_eq!(
             read_tlv(&[0x04, 0x03, 1, 2]),
-            Err(DerError::TruncatedContent {
-                offset: 0,
-                declared: 3,
-                available: 2
-            })
+            Err(DerError::TruncatedContent { offset: 0, declared: 3, available: 2 })
         );
         // A huge declared length must not overflow or allocate.
-        assert!(matches!(
-            read_tlv(&[0x04, 0x84, 0xff, 0xff, 0xff, 0xff]),
-            Err(DerError::TruncatedContent { .. })
-        ));
+        assert!(matches!(read_tlv(&[0x04, 0x84, 0xff, 0xff, 0xff, 0xff]), Err(DerError::TruncatedContent { .. })));
     }
 
     #[test]
@@ -326,21 +271,8 @@ mod tests {
         assert_eq!(r.read(TAG_INTEGER).unwrap().content, &[5]);
         assert_eq!(r.read_optional(0xa1).unwrap(), None);
         assert!(r.read_optional(0xa0).unwrap().is_some());
-        assert_eq!(
-            r.read(TAG_SEQUENCE),
-            Err(DerError::UnexpectedTag {
-                expected: 0x30,
-                found: 0x04
-            })
-        );
-        assert_eq!(
-            r.read(TAG_OCTET_STRING),
-            Err(DerError::TruncatedContent {
-                offset: 5,
-                declared: 1,
-                available: 0
-            })
-        );
+        assert_eq!(r.read(TAG_SEQUENCE), Err(DerError::UnexpectedTag { expected: 0x30, found: 0x04 }));
+        assert_eq!(r.read(TAG_OCTET_STRING), Err(DerError::TruncatedContent { offset: 5, declared: 1, available: 0 }));
         assert_eq!(r.finish(), Err(DerError::TrailingData(2)));
         let mut empty = Reader::new(&[]);
         assert_eq!(empty.read(TAG_OID), Err(DerError::Missing(TAG_OID)));
@@ -357,9 +289,7 @@ mod tests {
 
     #[test]
     fn header_round_trip_at_every_length_class() {
-        for len in [
-            0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xff_ffff, 0x100_0000,
-        ] {
+        for len in [0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xff_ffff, 0x100_0000] {
             let mut out = Vec::new();
             write_header(&mut out, 0x30, len);
             assert_eq!(out.len(), header_len(len), "len {len}");
@@ -387,18 +317,12 @@ mod tests {
 
     #[test]
     fn oids() {
-        assert_eq!(
-            oid_to_string(&[0x55, 0x04, 0x03]).as_deref(),
-            Some("2.5.4.3")
-        );
+        assert_eq!(oid_to_string(&[0x55, 0x04, 0x03]).as_deref(), Some("2.5.4.3"));
         assert_eq!(
             oid_to_string(&[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03]).as_deref(),
             Some("1.3.6.1.4.1.11129.2.4.3")
         );
-        assert_eq!(
-            oid_to_string(&[0x67, 0x81, 0x0c, 0x01, 0x02, 0x01]).as_deref(),
-            Some("2.23.140.1.2.1")
-        );
+        assert_eq!(oid_to_string(&[0x67, 0x81, 0x0c, 0x01, 0x02, 0x01]).as_deref(), Some("2.23.140.1.2.1"));
         assert_eq!(oid_to_string(&[0x00]).as_deref(), Some("0.0"));
         assert_eq!(oid_to_string(&[]), None);
         assert_eq!(oid_to_string(&[0x55, 0x84]), None);

@@ -161,8 +161,7 @@ impl Errors {
 
     fn finish(mut self) -> Vec<String> {
         if self.dropped > 0 {
-            self.kept
-                .push(format!("{} more field errors not kept", self.dropped));
+            self.kept.push(format!("{} more field errors not kept", self.dropped));
         }
         self.kept
     }
@@ -181,10 +180,8 @@ fn lenient_tbs<'a>(der: &'a [u8], errors: Option<&mut Errors>) -> Result<TbsFiel
         if let Err(e) = outer.finish() {
             errors.push("certificate", e);
         }
-        let rest = inner
-            .read(der::TAG_SEQUENCE)
-            .and_then(|_| inner.read(der::TAG_BIT_STRING))
-            .and_then(|_| inner.finish());
+        let rest =
+            inner.read(der::TAG_SEQUENCE).and_then(|_| inner.read(der::TAG_BIT_STRING)).and_then(|_| inner.finish());
         if let Err(e) = rest {
             errors.push("signature", e);
         }
@@ -205,12 +202,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CertError> {
 
     let issuer = format_name(fields.issuer, "issuer", &mut errors, None);
     let mut common_names = Vec::new();
-    let subject = format_name(
-        fields.subject,
-        "subject",
-        &mut errors,
-        Some(&mut common_names),
-    );
+    let subject = format_name(fields.subject, "subject", &mut errors, Some(&mut common_names));
     let (not_before, not_after) = validity(fields.validity, &mut errors);
     let key = key_facts(fields.spki, &mut errors);
 
@@ -312,10 +304,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<(Cow<'_, str>, Option<&'stat
         // TeletexString: in practice UTF-8 or Latin-1.
         0x14 => match std::str::from_utf8(content) {
             Ok(s) => (Cow::Borrowed(s), None),
-            Err(_) => (
-                Cow::Owned(content.iter().map(|&b| char::from(b)).collect()),
-                None,
-            ),
+            Err(_) => (Cow::Owned(content.iter().map(|&b| char::from(b)).collect()), None),
         },
         // BMPString: UTF-16BE.
         0x1e => {
@@ -336,8 +325,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<(Cow<'_, str>, Option<&'stat
         }
         // UniversalString: UTF-32BE.
         0x1c => {
-            let mut problem =
-                (content.len() % 4 != 0).then_some("UniversalString length not a multiple of 4");
+            let mut problem = (content.len() % 4 != 0).then_some("UniversalString length not a multiple of 4");
             let s = content
                 .chunks(4)
                 .map(|c| {
@@ -380,22 +368,14 @@ fn make_nul_visible(value: &str) -> String {
 }
 
 /// Format a Name (RFC 4514 order) and, for the subject, collect CN values on the way.
-fn format_name(
-    name: Tlv<'_>,
-    field: &str,
-    errors: &mut Errors,
-    mut cns: Option<&mut Vec<String>>,
-) -> String {
+fn format_name(name: Tlv<'_>, field: &str, errors: &mut Errors, mut cns: Option<&mut Vec<String>>) -> String {
     let mut out = String::with_capacity(name.content.len());
     // RFC 4514 writes the last RDN first; collect the RDN slices, then walk them backwards.
     let mut rdns: Vec<Tlv<'_>> = Vec::new();
     for rdn in Reader::new(name.content) {
         match rdn {
             Ok(rdn) if rdn.tag == der::TAG_SET => rdns.push(rdn),
-            Ok(rdn) => errors.push(
-                field,
-                format_args!("RDN has tag 0x{:02x}, expected SET", rdn.tag),
-            ),
+            Ok(rdn) => errors.push(field, format_args!("RDN has tag 0x{:02x}, expected SET", rdn.tag)),
             Err(e) => {
                 errors.push(field, e);
                 break;
@@ -465,11 +445,10 @@ fn format_name(
 fn validity(tlv: Tlv<'_>, errors: &mut Errors) -> (i64, i64) {
     let mut r = Reader::new(tlv.content);
     let mut one = |name: &str| -> i64 {
-        let time = r.read_any().map_err(|e| e.to_string()).and_then(|t| {
-            ASN1Time::from_der(t.raw)
-                .map(|(_, time)| time.timestamp())
-                .map_err(|e| e.to_string())
-        });
+        let time = r
+            .read_any()
+            .map_err(|e| e.to_string())
+            .and_then(|t| ASN1Time::from_der(t.raw).map(|(_, time)| time.timestamp()).map_err(|e| e.to_string()));
         time.unwrap_or_else(|e| {
             errors.push(name, e);
             0
@@ -522,9 +501,7 @@ fn unsigned_magnitude(content: &[u8]) -> (&[u8], u32) {
     let bits = match m.first() {
         None => 0,
         Some(&top) => {
-            let whole = u32::try_from(m.len() - 1)
-                .unwrap_or(u32::MAX / 16)
-                .saturating_mul(8);
+            let whole = u32::try_from(m.len() - 1).unwrap_or(u32::MAX / 16).saturating_mul(8);
             whole.saturating_add(8 - top.leading_zeros())
         }
     };
@@ -540,11 +517,7 @@ fn key_facts(spki: Tlv<'_>, errors: &mut Errors) -> KeyFacts {
         r.finish()?;
         let mut a = Reader::new(alg.content);
         let alg_oid = a.read(der::TAG_OID)?.content;
-        let params = if a.is_empty() {
-            None
-        } else {
-            Some(a.read_any()?)
-        };
+        let params = if a.is_empty() { None } else { Some(a.read_any()?) };
         facts.algorithm = match alg_oid {
             OID_RSA => "rsa".to_owned(),
             OID_EC => "ecdsa".to_owned(),
@@ -664,12 +637,9 @@ fn extensions(fields: &TbsFields<'_>, facts: &mut CertFacts, errors: &mut Errors
                 }
             }
             oid::CRL_DISTRIBUTION_POINTS => {
-                if let Some(points) = complete(name, CRLDistributionPoints::from_der(value), errors)
-                {
+                if let Some(points) = complete(name, CRLDistributionPoints::from_der(value), errors) {
                     for point in points.points {
-                        if let Some(DistributionPointName::FullName(names)) =
-                            point.distribution_point
-                        {
+                        if let Some(DistributionPointName::FullName(names)) = point.distribution_point {
                             collect_uris(name, &names, &mut facts.crl_distribution_points, errors);
                         }
                     }
@@ -683,12 +653,7 @@ fn extensions(fields: &TbsFields<'_>, facts: &mut CertFacts, errors: &mut Errors
                             oid::AD_CA_ISSUERS => &mut facts.ca_issuer_urls,
                             _ => continue,
                         };
-                        collect_uris(
-                            name,
-                            std::slice::from_ref(&desc.access_location),
-                            target,
-                            errors,
-                        );
+                        collect_uris(name, std::slice::from_ref(&desc.access_location), target, errors);
                     }
                 }
             }
@@ -770,10 +735,7 @@ fn subject_alt_names(value: &[u8], facts: &mut CertFacts, errors: &mut Errors) {
                     }
                 };
                 if text.contains('\0') {
-                    errors.push(
-                        FIELD,
-                        format_args!("dNSName {i} contains NUL bytes (written as \\0)"),
-                    );
+                    errors.push(FIELD, format_args!("dNSName {i} contains NUL bytes (written as \\0)"));
                     facts.dns_names.push(make_nul_visible(&text));
                 } else {
                     facts.dns_names.push(text.into_owned());
@@ -781,17 +743,10 @@ fn subject_alt_names(value: &[u8], facts: &mut CertFacts, errors: &mut Errors) {
             }
             // iPAddress [7] IMPLICIT OCTET STRING.
             0x87 => match name.content {
-                &[a, b, c, d] => facts
-                    .ip_addresses
-                    .push(std::net::Ipv4Addr::new(a, b, c, d).to_string()),
+                &[a, b, c, d] => facts.ip_addresses.push(std::net::Ipv4Addr::new(a, b, c, d).to_string()),
                 bytes => match <[u8; 16]>::try_from(bytes) {
-                    Ok(v6) => facts
-                        .ip_addresses
-                        .push(std::net::Ipv6Addr::from(v6).to_string()),
-                    Err(_) => errors.push(
-                        FIELD,
-                        format_args!("iPAddress {i} has {} bytes", bytes.len()),
-                    ),
+                    Ok(v6) => facts.ip_addresses.push(std::net::Ipv6Addr::from(v6).to_string()),
+                    Err(_) => errors.push(FIELD, format_args!("iPAddress {i} has {} bytes", bytes.len())),
                 },
             },
             // A dNSName or iPAddress in constructed (BER) form is not decoded.

@@ -21,8 +21,7 @@ pub const PRECERT_SIGNING_EKU_OID: &str = "1.3.6.1.4.1.11129.2.4.4";
 pub(crate) mod oid {
     pub const POISON: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03];
     pub const SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
-    pub const PRECERT_SIGNING_EKU: &[u8] =
-        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x04];
+    pub const PRECERT_SIGNING_EKU: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x04];
     pub const SUBJECT_KEY_ID: &[u8] = &[0x55, 0x1d, 0x0e];
     pub const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
     pub const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
@@ -60,11 +59,7 @@ pub fn split_certificate(cert_der: &[u8]) -> Result<CertificateParts<'_>, CertEr
         let signature_algorithm = inner.read(der::TAG_SEQUENCE)?;
         let signature = inner.read(der::TAG_BIT_STRING)?;
         inner.finish()?;
-        Ok(CertificateParts {
-            tbs,
-            signature_algorithm,
-            signature,
-        })
+        Ok(CertificateParts { tbs, signature_algorithm, signature })
     };
     parse().map_err(|e| CertError::Parse(e.to_string()))
 }
@@ -147,28 +142,19 @@ impl<'a> Extension<'a> {
     /// (some historic CAs wrote 0x01); [`Extension::critical`] reads any non-zero as true.
     pub fn parse(tlv: Tlv<'a>) -> Result<Self, DerError> {
         if tlv.tag != der::TAG_SEQUENCE {
-            return Err(DerError::UnexpectedTag {
-                expected: der::TAG_SEQUENCE,
-                found: tlv.tag,
-            });
+            return Err(DerError::UnexpectedTag { expected: der::TAG_SEQUENCE, found: tlv.tag });
         }
         let mut r = Reader::new(tlv.content);
         let oid = r.read(der::TAG_OID)?.content;
         let critical_tlv = r.read_optional(der::TAG_BOOLEAN)?;
         let value = r.read(der::TAG_OCTET_STRING)?.content;
         r.finish()?;
-        Ok(Extension {
-            raw: tlv.raw,
-            oid,
-            critical_tlv,
-            value,
-        })
+        Ok(Extension { raw: tlv.raw, oid, critical_tlv, value })
     }
 
     /// Whether the extension is marked critical.
     pub fn critical(&self) -> bool {
-        self.critical_tlv
-            .is_some_and(|t| t.content.iter().any(|&b| b != 0))
+        self.critical_tlv.is_some_and(|t| t.content.iter().any(|&b| b != 0))
     }
 }
 
@@ -224,22 +210,11 @@ fn rebuild_tbs(tbs_der: &[u8], edit: &TbsEdit<'_>) -> Result<Vec<u8>, CertError>
         fields.subject.raw,
         fields.spki.raw,
     ];
-    let trailing: [&[u8]; 2] = [
-        fields.issuer_uid.map_or(&[][..], |t| t.raw),
-        fields.subject_uid.map_or(&[][..], |t| t.raw),
-    ];
+    let trailing: [&[u8]; 2] =
+        [fields.issuer_uid.map_or(&[][..], |t| t.raw), fields.subject_uid.map_or(&[][..], |t| t.raw)];
     let seq_len = der::header_len(exts.len()) + exts.len();
-    let ext_len = if exts.is_empty() {
-        0
-    } else {
-        der::header_len(seq_len) + seq_len
-    };
-    let content_len = leading
-        .iter()
-        .chain(trailing.iter())
-        .map(|p| p.len())
-        .sum::<usize>()
-        + ext_len;
+    let ext_len = if exts.is_empty() { 0 } else { der::header_len(seq_len) + seq_len };
+    let content_len = leading.iter().chain(trailing.iter()).map(|p| p.len()).sum::<usize>() + ext_len;
 
     let mut out = Vec::with_capacity(der::header_len(content_len) + content_len);
     der::write_header(&mut out, der::TAG_SEQUENCE, content_len);
@@ -281,14 +256,7 @@ fn find_extension<'a>(fields: &TbsFields<'a>, wanted: &[u8]) -> Result<Option<&'
 /// dropped if it becomes empty), re-encoded as DER. For a final certificate this is exactly the
 /// `tbs_certificate` its precertificate's log entry carries (when no precert signing CA was used).
 pub fn strip_ct_extensions(tbs_der: &[u8]) -> Result<Vec<u8>, CertError> {
-    rebuild_tbs(
-        tbs_der,
-        &TbsEdit {
-            drop: &[oid::POISON, oid::SCT_LIST],
-            issuer: None,
-            aki: None,
-        },
-    )
+    rebuild_tbs(tbs_der, &TbsEdit { drop: &[oid::POISON, oid::SCT_LIST], issuer: None, aki: None })
 }
 
 /// The identity shared by a precertificate and its final certificate: SHA-256 of
@@ -307,31 +275,17 @@ pub fn certificate_identity(tbs_der: &[u8]) -> Result<Hash, CertError> {
 /// none, the precertificate's is removed; if only the signing CA has one, it is appended. A
 /// `signing_ca_der` without the Precertificate Signing EKU is ignored, since the precert was
 /// then issued by the real CA.
-pub fn precert_leaf_tbs(
-    precert_der: &[u8],
-    signing_ca_der: Option<&[u8]>,
-) -> Result<Vec<u8>, CertError> {
+pub fn precert_leaf_tbs(precert_der: &[u8], signing_ca_der: Option<&[u8]>) -> Result<Vec<u8>, CertError> {
     let precert = split_certificate(precert_der)?;
     let Some(ca_der) = signing_ca_der.filter(|ca| is_precert_signing_ca(ca)) else {
-        return rebuild_tbs(
-            precert.tbs.raw,
-            &TbsEdit {
-                drop: &[oid::POISON],
-                issuer: None,
-                aki: None,
-            },
-        );
+        return rebuild_tbs(precert.tbs.raw, &TbsEdit { drop: &[oid::POISON], issuer: None, aki: None });
     };
     let ca = split_certificate(ca_der)?;
     let ca_fields = TbsFields::parse(ca.tbs.raw)?;
     let ca_aki = find_extension(&ca_fields, oid::AUTHORITY_KEY_ID)?;
     rebuild_tbs(
         precert.tbs.raw,
-        &TbsEdit {
-            drop: &[oid::POISON],
-            issuer: Some(ca_fields.issuer.raw),
-            aki: Some(ca_aki),
-        },
+        &TbsEdit { drop: &[oid::POISON], issuer: Some(ca_fields.issuer.raw), aki: Some(ca_aki) },
     )
 }
 
@@ -378,32 +332,20 @@ mod tests {
     fn name(cn: &str) -> Vec<u8> {
         let mut atv = tlv(der::TAG_OID, &[0x55, 0x04, 0x03]);
         atv.extend(tlv(0x0c, cn.as_bytes()));
-        tlv(
-            der::TAG_SEQUENCE,
-            &tlv(der::TAG_SET, &tlv(der::TAG_SEQUENCE, &atv)),
-        )
+        tlv(der::TAG_SEQUENCE, &tlv(der::TAG_SET, &tlv(der::TAG_SEQUENCE, &atv)))
     }
 
     /// A synthetic TBS with the given extensions (None = no `[3]` at all).
     fn tbs(issuer: &str, exts: Option<&[Vec<u8>]>) -> Vec<u8> {
         let mut c = tlv(0xa0, &tlv(der::TAG_INTEGER, &[2]));
         c.extend(tlv(der::TAG_INTEGER, &[0x01, 0x02, 0x03]));
-        c.extend(tlv(
-            der::TAG_SEQUENCE,
-            &tlv(
-                der::TAG_OID,
-                &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
-            ),
-        ));
+        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])));
         c.extend(name(issuer));
         let mut validity = tlv(0x17, b"230101000000Z");
         validity.extend(tlv(0x17, b"240101000000Z"));
         c.extend(tlv(der::TAG_SEQUENCE, &validity));
         c.extend(name("leaf"));
-        c.extend(tlv(
-            der::TAG_SEQUENCE,
-            &tlv(der::TAG_BIT_STRING, &[0, 4, 1, 2]),
-        ));
+        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_BIT_STRING, &[0, 4, 1, 2])));
         if let Some(exts) = exts {
             c.extend(tlv(0xa3, &tlv(der::TAG_SEQUENCE, &exts.concat())));
         }
@@ -412,33 +354,19 @@ mod tests {
 
     fn cert(tbs: &[u8]) -> Vec<u8> {
         let mut c = tbs.to_vec();
-        c.extend(tlv(
-            der::TAG_SEQUENCE,
-            &tlv(
-                der::TAG_OID,
-                &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
-            ),
-        ));
+        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])));
         c.extend(tlv(der::TAG_BIT_STRING, &[0, 1, 2, 3]));
         tlv(der::TAG_SEQUENCE, &c)
     }
 
     fn san() -> Vec<u8> {
-        ext(
-            oid::SUBJECT_ALT_NAME,
-            false,
-            &tlv(der::TAG_SEQUENCE, &tlv(0x82, b"example.com")),
-        )
+        ext(oid::SUBJECT_ALT_NAME, false, &tlv(der::TAG_SEQUENCE, &tlv(0x82, b"example.com")))
     }
     fn poison() -> Vec<u8> {
         ext(oid::POISON, true, &[0x05, 0x00])
     }
     fn sct_list(len: usize) -> Vec<u8> {
-        ext(
-            oid::SCT_LIST,
-            false,
-            &tlv(der::TAG_OCTET_STRING, &vec![0u8; len]),
-        )
+        ext(oid::SCT_LIST, false, &tlv(der::TAG_OCTET_STRING, &vec![0u8; len]))
     }
 
     #[test]
@@ -448,19 +376,10 @@ mod tests {
         let bare = tbs("ca", Some(&[san()]));
         assert_eq!(strip_ct_extensions(&precert).unwrap(), bare);
         assert_eq!(strip_ct_extensions(&final_).unwrap(), bare);
-        assert_eq!(
-            certificate_identity(&precert).unwrap(),
-            certificate_identity(&final_).unwrap()
-        );
-        assert_eq!(
-            certificate_identity(&bare).unwrap(),
-            ctwatch_ct::sha256(&bare)
-        );
+        assert_eq!(certificate_identity(&precert).unwrap(), certificate_identity(&final_).unwrap());
+        assert_eq!(certificate_identity(&bare).unwrap(), ctwatch_ct::sha256(&bare));
         let other = tbs("other ca", Some(&[san(), poison()]));
-        assert_ne!(
-            certificate_identity(&other).unwrap(),
-            certificate_identity(&precert).unwrap()
-        );
+        assert_ne!(certificate_identity(&other).unwrap(), certificate_identity(&precert).unwrap());
     }
 
     #[test]
@@ -468,10 +387,7 @@ mod tests {
         let only_ct = tbs("ca", Some(&[poison(), sct_list(10)]));
         assert_eq!(strip_ct_extensions(&only_ct).unwrap(), tbs("ca", None));
         // No [3] at all: unchanged.
-        assert_eq!(
-            strip_ct_extensions(&tbs("ca", None)).unwrap(),
-            tbs("ca", None)
-        );
+        assert_eq!(strip_ct_extensions(&tbs("ca", None)).unwrap(), tbs("ca", None));
     }
 
     #[test]
@@ -484,10 +400,7 @@ mod tests {
             // And the other way round: stripping the poison from a large TBS keeps a large SAN.
             let big_san = ext(oid::SUBJECT_ALT_NAME, false, &vec![0x30; size]);
             let with = tbs("ca", Some(&[big_san.clone(), poison()]));
-            assert_eq!(
-                strip_ct_extensions(&with).unwrap(),
-                tbs("ca", Some(&[big_san]))
-            );
+            assert_eq!(strip_ct_extensions(&with).unwrap(), tbs("ca", Some(&[big_san])));
         }
     }
 
@@ -514,28 +427,16 @@ mod tests {
         t.push(0);
         assert!(strip_ct_extensions(&t).is_err());
         // An element after the extensions.
-        let mut c = TbsFields::parse(&tbs("ca", Some(&[san()])))
-            .unwrap()
-            .serial
-            .raw
-            .to_vec();
+        let mut c = TbsFields::parse(&tbs("ca", Some(&[san()]))).unwrap().serial.raw.to_vec();
         c.extend(tlv(der::TAG_INTEGER, &[1]));
         assert!(TbsFields::parse_content(&c).is_err());
         // [3] holding something other than a single SEQUENCE.
         let inner = tbs("ca", None);
         let fields = TbsFields::parse(&inner).unwrap();
-        let mut content: Vec<u8> = [
-            fields.version.unwrap().raw,
-            fields.serial.raw,
-            fields.signature.raw,
-            fields.issuer.raw,
-        ]
-        .concat();
+        let mut content: Vec<u8> =
+            [fields.version.unwrap().raw, fields.serial.raw, fields.signature.raw, fields.issuer.raw].concat();
         content.extend([fields.validity.raw, fields.subject.raw, fields.spki.raw].concat());
-        content.extend(tlv(
-            0xa3,
-            &[tlv(der::TAG_SEQUENCE, &san()), tlv(der::TAG_SEQUENCE, &[])].concat(),
-        ));
+        content.extend(tlv(0xa3, &[tlv(der::TAG_SEQUENCE, &san()), tlv(der::TAG_SEQUENCE, &[])].concat()));
         assert!(strip_ct_extensions(&tlv(der::TAG_SEQUENCE, &content)).is_err());
         // An extension without extnValue.
         let bad_ext = tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, oid::POISON));
@@ -573,10 +474,7 @@ mod tests {
     fn signing_ca(aki: Option<&[u8]>, eku: bool) -> Vec<u8> {
         let mut exts = Vec::new();
         if eku {
-            let purposes = tlv(
-                der::TAG_SEQUENCE,
-                &tlv(der::TAG_OID, oid::PRECERT_SIGNING_EKU),
-            );
+            let purposes = tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, oid::PRECERT_SIGNING_EKU));
             exts.push(ext(oid::EXTENDED_KEY_USAGE, false, &purposes));
         }
         if let Some(aki) = aki {
@@ -589,20 +487,11 @@ mod tests {
     fn precert_signing_ca_rewrites_issuer_and_aki() {
         let precert_aki = tlv(der::TAG_SEQUENCE, &tlv(0x80, &[1; 20]));
         let ca_aki = tlv(der::TAG_SEQUENCE, &tlv(0x80, &[2; 20]));
-        let precert = cert(&tbs(
-            "signing ca",
-            Some(&[
-                ext(oid::AUTHORITY_KEY_ID, false, &precert_aki),
-                poison(),
-                san(),
-            ]),
-        ));
+        let precert =
+            cert(&tbs("signing ca", Some(&[ext(oid::AUTHORITY_KEY_ID, false, &precert_aki), poison(), san()])));
 
         // Without a signing CA, or with an ordinary CA: poison removed only.
-        let plain = tbs(
-            "signing ca",
-            Some(&[ext(oid::AUTHORITY_KEY_ID, false, &precert_aki), san()]),
-        );
+        let plain = tbs("signing ca", Some(&[ext(oid::AUTHORITY_KEY_ID, false, &precert_aki), san()]));
         assert_eq!(precert_leaf_tbs(&precert, None).unwrap(), plain);
         let ordinary = signing_ca(Some(&ca_aki), false);
         assert!(!is_precert_signing_ca(&ordinary));
@@ -610,49 +499,27 @@ mod tests {
 
         let ca = signing_ca(Some(&ca_aki), true);
         assert!(is_precert_signing_ca(&ca));
-        let expected = tbs(
-            "root",
-            Some(&[ext(oid::AUTHORITY_KEY_ID, false, &ca_aki), san()]),
-        );
+        let expected = tbs("root", Some(&[ext(oid::AUTHORITY_KEY_ID, false, &ca_aki), san()]));
         assert_eq!(precert_leaf_tbs(&precert, Some(&ca)).unwrap(), expected);
 
         // Signing CA without an AKI: the precert's is removed.
         let ca = signing_ca(None, true);
-        assert_eq!(
-            precert_leaf_tbs(&precert, Some(&ca)).unwrap(),
-            tbs("root", Some(&[san()]))
-        );
+        assert_eq!(precert_leaf_tbs(&precert, Some(&ca)).unwrap(), tbs("root", Some(&[san()])));
 
         // Precert without an AKI: the signing CA's is appended.
         let precert = cert(&tbs("signing ca", Some(&[poison(), san()])));
         let ca = signing_ca(Some(&ca_aki), true);
-        let expected = tbs(
-            "root",
-            Some(&[san(), ext(oid::AUTHORITY_KEY_ID, false, &ca_aki)]),
-        );
+        let expected = tbs("root", Some(&[san(), ext(oid::AUTHORITY_KEY_ID, false, &ca_aki)]));
         assert_eq!(precert_leaf_tbs(&precert, Some(&ca)).unwrap(), expected);
     }
 
     #[test]
     fn precert_leaf_keeps_sct_list_and_critical_flag() {
         let aki = tlv(der::TAG_SEQUENCE, &tlv(0x80, &[1; 4]));
-        let precert = cert(&tbs(
-            "ca",
-            Some(&[
-                ext(oid::AUTHORITY_KEY_ID, true, &aki),
-                poison(),
-                sct_list(3),
-            ]),
-        ));
+        let precert = cert(&tbs("ca", Some(&[ext(oid::AUTHORITY_KEY_ID, true, &aki), poison(), sct_list(3)])));
         let ca = signing_ca(Some(&[0x30, 0x00]), true);
         let out = precert_leaf_tbs(&precert, Some(&ca)).unwrap();
-        assert_eq!(
-            out,
-            tbs(
-                "root",
-                Some(&[ext(oid::AUTHORITY_KEY_ID, true, &[0x30, 0x00]), sct_list(3)])
-            )
-        );
+        assert_eq!(out, tbs("root", Some(&[ext(oid::AUTHORITY_KEY_ID, true, &[0x30, 0x00]), sct_list(3)])));
     }
 
     #[test]

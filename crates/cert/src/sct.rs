@@ -20,11 +20,7 @@ pub enum SctVerdict {
     /// The log is not in the key set given.
     UnknownLog { log_id: Hash },
     /// The log is known but the signature does not verify (or cannot be checked).
-    Invalid {
-        log_id: Hash,
-        timestamp: u64,
-        reason: String,
-    },
+    Invalid { log_id: Hash, timestamp: u64, reason: String },
 }
 
 /// A big-endian reader over TLS presentation-language bytes.
@@ -32,10 +28,8 @@ struct TlsReader<'a>(&'a [u8]);
 
 impl<'a> TlsReader<'a> {
     fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let (head, rest) = self
-            .0
-            .split_at_checked(n)
-            .ok_or_else(|| format!("{what}: need {n} bytes, {} left", self.0.len()))?;
+        let (head, rest) =
+            self.0.split_at_checked(n).ok_or_else(|| format!("{what}: need {n} bytes, {} left", self.0.len()))?;
         self.0 = rest;
         Ok(head)
     }
@@ -67,13 +61,7 @@ fn parse_sct(bytes: &[u8]) -> Result<EmbeddedSct, String> {
     if !r.0.is_empty() {
         return Err(format!("{} bytes after the signature", r.0.len()));
     }
-    Ok(EmbeddedSct {
-        version,
-        log_id,
-        timestamp,
-        extensions,
-        signature: signature_start.to_vec(),
-    })
+    Ok(EmbeddedSct { version, log_id, timestamp, extensions, signature: signature_start.to_vec() })
 }
 
 /// Decode the SCT-list extension value (an OCTET STRING holding a TLS
@@ -82,10 +70,7 @@ fn parse_sct(bytes: &[u8]) -> Result<EmbeddedSct, String> {
 pub(crate) fn parse_sct_list_partial(ext_value: &[u8]) -> (Vec<EmbeddedSct>, Option<String>) {
     let mut scts = Vec::new();
     let mut outer = Reader::new(ext_value);
-    let list = match outer
-        .read(der::TAG_OCTET_STRING)
-        .and_then(|o| outer.finish().map(|()| o))
-    {
+    let list = match outer.read(der::TAG_OCTET_STRING).and_then(|o| outer.finish().map(|()| o)) {
         Ok(o) => o.content,
         Err(e) => return (scts, Some(e.to_string())),
     };
@@ -134,13 +119,8 @@ fn push_len(out: &mut Vec<u8>, len: usize, width: usize) {
 /// A TBS over 2^24-1 bytes or extensions over 2^16-1 bytes cannot be encoded; their lengths
 /// are written saturated, so such data can never verify ([`verify_embedded_scts`] reports it
 /// as invalid before getting here).
-pub fn precert_sct_signed_data(
-    sct: &EmbeddedSct,
-    issuer_key_hash: &Hash,
-    precert_tbs: &[u8],
-) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(1 + 1 + 8 + 2 + 32 + 3 + precert_tbs.len() + 2 + sct.extensions.len());
+pub fn precert_sct_signed_data(sct: &EmbeddedSct, issuer_key_hash: &Hash, precert_tbs: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 1 + 8 + 2 + 32 + 3 + precert_tbs.len() + 2 + sct.extensions.len());
     out.push(sct.version);
     out.push(0); // signature_type = certificate_timestamp
     out.extend_from_slice(&sct.timestamp.to_be_bytes());
@@ -187,23 +167,13 @@ pub fn verify_embedded_scts(
             let Some(key) = key_for(&sct.log_id) else {
                 return SctVerdict::UnknownLog { log_id: sct.log_id };
             };
-            let invalid = |reason: String| SctVerdict::Invalid {
-                log_id: sct.log_id,
-                timestamp: sct.timestamp,
-                reason,
-            };
+            let invalid = |reason: String| SctVerdict::Invalid { log_id: sct.log_id, timestamp: sct.timestamp, reason };
             if tbs.len() > 0xff_ffff {
-                return invalid(format!(
-                    "TBS of {} bytes is too long for a log entry",
-                    tbs.len()
-                ));
+                return invalid(format!("TBS of {} bytes is too long for a log entry", tbs.len()));
             }
             let message = precert_sct_signed_data(sct, issuer_key_hash, &tbs);
             match key.verify_digitally_signed(&message, &sct.signature) {
-                Ok(()) => SctVerdict::Valid {
-                    log_id: sct.log_id,
-                    timestamp: sct.timestamp,
-                },
+                Ok(()) => SctVerdict::Valid { log_id: sct.log_id, timestamp: sct.timestamp },
                 Err(e) => invalid(e.to_string()),
             }
         })

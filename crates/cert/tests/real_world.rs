@@ -3,9 +3,7 @@
 
 mod common;
 
-use ctwatch_cert::facts::{
-    CertError, ValidationType, cert_facts, spki_der_of_cert, spki_sha256_of_cert,
-};
+use ctwatch_cert::facts::{CertError, ValidationType, cert_facts, spki_der_of_cert, spki_sha256_of_cert};
 use ctwatch_cert::identity::{
     certificate_identity, is_precert_signing_ca, precert_leaf_tbs, strip_ct_extensions, tbs_of_cert,
 };
@@ -20,17 +18,7 @@ fn google_ct_python_testdata_manifest() {
     };
     let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
     let rows = common::parse_csv(&manifest);
-    assert_eq!(
-        rows[0],
-        [
-            "file",
-            "idx",
-            "subject",
-            "issuer",
-            "not_before",
-            "strict_parse_error"
-        ]
-    );
+    assert_eq!(rows[0], ["file", "idx", "subject", "issuer", "not_before", "strict_parse_error"]);
     let mut checked = 0;
     let mut lenient = 0;
     for row in &rows[1..] {
@@ -43,16 +31,8 @@ fn google_ct_python_testdata_manifest() {
         if strict_error.is_empty() {
             let facts = result.unwrap_or_else(|e| panic!("{file}: {e}"));
             // The manifest truncates names to 100 characters.
-            assert!(
-                facts.subject.starts_with(subject.as_str()),
-                "{file}: {:?} vs {subject:?}",
-                facts.subject
-            );
-            assert!(
-                facts.issuer.starts_with(issuer.as_str()),
-                "{file}: {:?} vs {issuer:?}",
-                facts.issuer
-            );
+            assert!(facts.subject.starts_with(subject.as_str()), "{file}: {:?} vs {subject:?}", facts.subject);
+            assert!(facts.issuer.starts_with(issuer.as_str()), "{file}: {:?} vs {issuer:?}", facts.issuer);
             assert_eq!(&common::ymd(facts.not_before), not_before, "{file}");
             assert!(facts.not_after > facts.not_before, "{file}");
             checked += 1;
@@ -62,30 +42,17 @@ fn google_ct_python_testdata_manifest() {
         match file.as_str() {
             // BER indefinite lengths are not DER: the walker refuses them.
             "asn1_indefinite_length_encoding.pem" => {
-                assert!(
-                    matches!(result, Err(CertError::Parse(_))),
-                    "{file}: {result:?}"
-                )
+                assert!(matches!(result, Err(CertError::Parse(_))), "{file}: {result:?}")
             }
             "cert_bad_utf8_subject.pem" => {
                 let facts = result.unwrap();
-                assert!(
-                    facts
-                        .field_errors
-                        .iter()
-                        .any(|e| e.starts_with("subject: invalid UTF-8")),
-                    "{facts:?}"
-                );
+                assert!(facts.field_errors.iter().any(|e| e.starts_with("subject: invalid UTF-8")), "{facts:?}");
                 assert!(facts.subject.contains('\u{fffd}'), "{}", facts.subject);
                 assert!(facts.issuer.contains("O="), "{}", facts.issuer);
             }
             "negative_serial.pem" => {
                 let facts = result.unwrap();
-                assert!(
-                    facts.serial[0] & 0x80 != 0,
-                    "serial kept verbatim, negative: {:02x?}",
-                    facts.serial
-                );
+                assert!(facts.serial[0] & 0x80 != 0, "serial kept verbatim, negative: {:02x?}", facts.serial);
                 assert_eq!(facts.common_names, ["*.nyc.gov"]);
                 assert!(facts.field_errors.is_empty(), "{:?}", facts.field_errors);
             }
@@ -115,70 +82,24 @@ fn google_ct_python_testdata_fields() {
 
     let null = facts_of(&dir, "null_chars.pem");
     assert_eq!(null.common_names, ["null.python.org\\0example.org"]);
-    assert!(
-        null.subject.contains("CN=null.python.org\\00example.org"),
-        "{}",
-        null.subject
-    );
-    assert!(
-        null.dns_names
-            .iter()
-            .any(|d| d == "altnull.python.org\\0example.com"),
-        "{:?}",
-        null.dns_names
-    );
-    assert!(
-        null.field_errors
-            .iter()
-            .any(|e| e.contains("dNSName 0 contains NUL")),
-        "{:?}",
-        null.field_errors
-    );
-    assert!(
-        null.field_errors
-            .iter()
-            .any(|e| e.starts_with("subject CN")),
-        "{:?}",
-        null.field_errors
-    );
+    assert!(null.subject.contains("CN=null.python.org\\00example.org"), "{}", null.subject);
+    assert!(null.dns_names.iter().any(|d| d == "altnull.python.org\\0example.com"), "{:?}", null.dns_names);
+    assert!(null.field_errors.iter().any(|e| e.contains("dNSName 0 contains NUL")), "{:?}", null.field_errors);
+    assert!(null.field_errors.iter().any(|e| e.starts_with("subject CN")), "{:?}", null.field_errors);
 
     let ip = facts_of(&dir, "invalid_ip.pem");
-    assert!(
-        ip.field_errors
-            .iter()
-            .any(|e| e.contains("iPAddress 0 has 8 bytes")),
-        "{:?}",
-        ip.field_errors
-    );
+    assert!(ip.field_errors.iter().any(|e| e.contains("iPAddress 0 has 8 bytes")), "{:?}", ip.field_errors);
 
     let multi_cn = facts_of(&dir, "multiple_cn.pem");
     // Certificate order, not RFC 4514 order.
-    assert_eq!(
-        multi_cn.common_names,
-        [
-            "www.rd.io",
-            "rdio.com",
-            "rd.io",
-            "api.rdio.com",
-            "api.rd.io",
-            "www.rdio.com"
-        ]
-    );
-    assert!(
-        multi_cn
-            .subject
-            .starts_with("CN=www.rdio.com,OU=COMODO EV Multi-Domain SSL,O=Rdio\\, Inc.")
-    );
+    assert_eq!(multi_cn.common_names, ["www.rd.io", "rdio.com", "rd.io", "api.rdio.com", "api.rd.io", "www.rdio.com"]);
+    assert!(multi_cn.subject.starts_with("CN=www.rdio.com,OU=COMODO EV Multi-Domain SSL,O=Rdio\\, Inc."));
 
     let ec = facts_of(&dir, "ecdsa_cert.pem");
     assert_eq!(ec.key_algorithm, "ecdsa");
     assert_eq!(ec.key_bits, Some(256));
     assert_eq!(ec.key_curve.as_deref(), Some("1.2.840.10045.3.1.7"));
-    assert!(
-        ec.subject.contains("O=株式会社ディレクターズ"),
-        "{}",
-        ec.subject
-    );
+    assert!(ec.subject.contains("O=株式会社ディレクターズ"), "{}", ec.subject);
 
     let dsa = facts_of(&dir, "dsa_with_sha256.der");
     assert_eq!(dsa.key_algorithm, "dsa");
@@ -187,20 +108,13 @@ fn google_ct_python_testdata_fields() {
 
     let google = facts_of(&dir, "google_cert.pem");
     assert_eq!(google, facts_of(&dir, "google_cert.der"));
-    assert_eq!(
-        (google.key_algorithm.as_str(), google.key_bits),
-        ("ecdsa", Some(256))
-    );
+    assert_eq!((google.key_algorithm.as_str(), google.key_bits), ("ecdsa", Some(256)));
     assert_eq!(
         google.crl_distribution_points,
         ["http://www.gstatic.com/GoogleInternetAuthority/GoogleInternetAuthority.crl"]
     );
     assert!(google.ocsp_urls.is_empty());
-    assert!(
-        google.dns_names.contains(&"*.google.com".to_owned()),
-        "{:?}",
-        google.dns_names
-    );
+    assert!(google.dns_names.contains(&"*.google.com".to_owned()), "{:?}", google.dns_names);
     assert!(google.dns_names.len() > 40, "{}", google.dns_names.len());
     assert_eq!(google.common_names, ["*.google.com"]);
     assert!(!google.is_ca && !google.is_precert);
@@ -209,46 +123,26 @@ fn google_ct_python_testdata_fields() {
     let aia = facts_of(&dir, "aia.pem");
     assert_eq!(aia.ca_issuer_urls, ["http://pki.google.com/GIAG2.crt"]);
     assert_eq!(aia.ocsp_urls, ["http://clients1.google.com/ocsp"]);
-    assert_eq!(
-        aia.crl_distribution_points,
-        ["http://pki.google.com/GIAG2.crl"]
-    );
+    assert_eq!(aia.crl_distribution_points, ["http://pki.google.com/GIAG2.crl"]);
     assert_eq!(aia.key_bits, Some(2048));
     assert!(aia.authority_key_id.as_ref().is_some_and(|k| k.len() == 20));
     assert!(aia.subject_key_id.as_ref().is_some_and(|k| k.len() == 20));
 
     let ev = common::read_certs(&dir.join("ev_chain.pem"));
     let leaf = cert_facts(&ev[0]).unwrap();
-    assert_eq!(
-        leaf.validation_type,
-        ValidationType::Unknown,
-        "{:?}",
-        leaf.policy_oids
-    ); // pre-CA/B OIDs
-    assert!(
-        leaf.policy_oids
-            .contains(&"2.16.840.1.113733.1.7.23.6".to_owned()),
-        "{:?}",
-        leaf.policy_oids
-    );
+    assert_eq!(leaf.validation_type, ValidationType::Unknown, "{:?}", leaf.policy_oids); // pre-CA/B OIDs
+    assert!(leaf.policy_oids.contains(&"2.16.840.1.113733.1.7.23.6".to_owned()), "{:?}", leaf.policy_oids);
     let intermediate = cert_facts(&ev[1]).unwrap();
     assert!(intermediate.is_ca);
     // The intermediate's AKI is the root's SKI.
-    assert_eq!(
-        intermediate.authority_key_id,
-        cert_facts(&ev[2]).unwrap().subject_key_id
-    );
+    assert_eq!(intermediate.authority_key_id, cert_facts(&ev[2]).unwrap().subject_key_id);
 
     let v1 = facts_of(&dir, "v1_cert.pem");
     assert!(v1.authority_key_id.is_none() && v1.dns_names.is_empty() && v1.field_errors.is_empty());
     assert_eq!(v1.key_bits, Some(1024));
 
     let policies = facts_of(&dir, "multiple_policies.pem");
-    assert!(
-        policies.policy_oids.len() >= 2,
-        "{:?}",
-        policies.policy_oids
-    );
+    assert!(policies.policy_oids.len() >= 2, "{:?}", policies.policy_oids);
 }
 
 /// SPKI helpers agree with `cert_facts`, and the RSA key material matches a manual reading.
@@ -263,33 +157,20 @@ fn spki_helpers_agree() {
     assert_eq!(ctwatch_ct::sha256(&spki), facts.spki_sha256);
     assert_eq!(spki_sha256_of_cert(der).unwrap(), facts.spki_sha256);
     // rsaEncryption SPKI: 30 82 01 22 | 30 0d <alg> | 03 82 01 0f 00 | 30 82 01 0a 02 82 01 01 00 <256 bytes>
-    let modulus_start = spki
-        .windows(5)
-        .position(|w| w == [0x02, 0x82, 0x01, 0x01, 0x00])
-        .unwrap()
-        + 5;
-    assert_eq!(
-        facts.key_material_sha256,
-        Some(ctwatch_ct::sha256(
-            &spki[modulus_start..modulus_start + 256]
-        ))
-    );
+    let modulus_start = spki.windows(5).position(|w| w == [0x02, 0x82, 0x01, 0x01, 0x00]).unwrap() + 5;
+    assert_eq!(facts.key_material_sha256, Some(ctwatch_ct::sha256(&spki[modulus_start..modulus_start + 256])));
     assert_eq!(facts.key_bits, Some(2048));
 }
 
 /// Let's Encrypt precert/final pairs: the good pair shares its identity, the bad pair does not.
 #[test]
 fn boulder_precert_final_identity() {
-    let Some(dir) = ctwatch_testdata::data_dir("certs_real_world/boulder_precert_final_pairs")
-    else {
+    let Some(dir) = ctwatch_testdata::data_dir("certs_real_world/boulder_precert_final_pairs") else {
         return;
     };
     let identity = |sub: &str, file: &str| {
         let der = &common::read_certs(&dir.join(sub).join(file))[0];
-        (
-            certificate_identity(&tbs_of_cert(der).unwrap()).unwrap(),
-            der.clone(),
-        )
+        (certificate_identity(&tbs_of_cert(der).unwrap()).unwrap(), der.clone())
     };
     let (good_pre, good_pre_der) = identity("good", "precert.pem");
     let (good_final, good_final_der) = identity("good", "final.pem");
@@ -320,8 +201,7 @@ fn boulder_precert_final_identity() {
 /// The ctclient vector: a precert issued by a Precertificate Signing CA, byte for byte.
 #[test]
 fn precert_signing_ca_vector() {
-    let Some(dir) = ctwatch_testdata::data_dir("ct_rfc6962/ctclient_precert_signing_ca_vector")
-    else {
+    let Some(dir) = ctwatch_testdata::data_dir("ct_rfc6962/ctclient_precert_signing_ca_vector") else {
         return;
     };
     let certs = common::read_certs(&dir.join("precert-signing-ca.pem"));
@@ -329,9 +209,7 @@ fn precert_signing_ca_vector() {
     let expected = std::fs::read(dir.join("precert-signing.ca.tbs")).unwrap();
     assert!(is_precert_signing_ca(&certs[1]));
     assert!(
-        !is_precert_signing_ca(&certs[0])
-            && !is_precert_signing_ca(&certs[2])
-            && !is_precert_signing_ca(&certs[3])
+        !is_precert_signing_ca(&certs[0]) && !is_precert_signing_ca(&certs[2]) && !is_precert_signing_ca(&certs[3])
     );
     assert!(cert_facts(&certs[0]).unwrap().is_precert);
     let tbs = precert_leaf_tbs(&certs[0], Some(&certs[1])).unwrap();
@@ -340,10 +218,7 @@ fn precert_signing_ca_vector() {
     // Without the signing CA the issuer and AKI are left alone, which is not what the log signed.
     assert_ne!(precert_leaf_tbs(&certs[0], None).unwrap(), expected);
     // An ordinary CA given as "signing CA" is ignored.
-    assert_eq!(
-        precert_leaf_tbs(&certs[0], Some(&certs[2])).unwrap(),
-        precert_leaf_tbs(&certs[0], None).unwrap()
-    );
+    assert_eq!(precert_leaf_tbs(&certs[0], Some(&certs[2])).unwrap(), precert_leaf_tbs(&certs[0], None).unwrap());
 }
 
 fn u24(b: &[u8]) -> usize {
@@ -367,18 +242,12 @@ fn argon2018_precert_entry() {
     assert_eq!(&leaf[10..12], &[0, 0]);
     let cert_len = u24(&leaf[12..15]);
     let facts = cert_facts(&leaf[15..15 + cert_len]).unwrap();
-    assert_eq!(
-        facts.subject,
-        "2.5.4.5=1502368995753162,O=Google Certificate Transparency,L=London,C=GB"
-    );
+    assert_eq!(facts.subject, "2.5.4.5=1502368995753162,O=Google Certificate Transparency,L=London,C=GB");
 
     // Entry #2: precert_entry.
     let leaf = common::b64(entries[1]["leaf_input"].as_str().unwrap());
     assert_eq!((leaf[0], leaf[1]), (0, 0));
-    assert_eq!(
-        u64::from_be_bytes(leaf[2..10].try_into().unwrap()),
-        1502376196240
-    );
+    assert_eq!(u64::from_be_bytes(leaf[2..10].try_into().unwrap()), 1502376196240);
     assert_eq!(&leaf[10..12], &[0, 1]);
     let issuer_key_hash = &leaf[12..44];
     let tbs_len = u24(&leaf[44..47]);
@@ -401,10 +270,7 @@ fn argon2018_precert_entry() {
 
     assert!(!is_precert_signing_ca(chain[0]));
     assert_eq!(precert_leaf_tbs(precert, None).unwrap(), logged_tbs);
-    assert_eq!(
-        precert_leaf_tbs(precert, Some(chain[0])).unwrap(),
-        logged_tbs
-    );
+    assert_eq!(precert_leaf_tbs(precert, Some(chain[0])).unwrap(), logged_tbs);
     assert_eq!(spki_sha256_of_cert(chain[0]).unwrap(), issuer_key_hash);
     assert_eq!(
         certificate_identity(logged_tbs).unwrap(),
@@ -412,10 +278,7 @@ fn argon2018_precert_entry() {
     );
     let facts = cert_facts(precert).unwrap();
     assert!(facts.is_precert);
-    assert_eq!(
-        facts.subject,
-        "2.5.4.5=1502376196213708,O=Google Certificate Transparency,L=London,C=GB"
-    );
+    assert_eq!(facts.subject, "2.5.4.5=1502376196213708,O=Google Certificate Transparency,L=London,C=GB");
 }
 
 /// Every certificate in the shared data decodes without panicking; the well-formed ones also
@@ -426,13 +289,7 @@ fn no_input_panics() {
         return;
     };
     let mut files = Vec::new();
-    for sub in [
-        "certs_real_world",
-        "cert_lint_oracles",
-        "ct_rfc6962",
-        "ct_log_accepted_roots",
-        "compromised_keys",
-    ] {
+    for sub in ["certs_real_world", "cert_lint_oracles", "ct_rfc6962", "ct_log_accepted_roots", "compromised_keys"] {
         collect_files(&root.join(sub), &mut files);
     }
     let mut certs = 0;
@@ -440,10 +297,7 @@ fn no_input_panics() {
         let bytes = std::fs::read(&path).unwrap();
         let ders = if path.extension().is_some_and(|e| e == "der") {
             vec![bytes]
-        } else if bytes
-            .windows(27)
-            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-        {
+        } else if bytes.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
             common::pem_certs(&bytes)
         } else {
             continue;
@@ -453,12 +307,7 @@ fn no_input_panics() {
             let _ = cert_facts(&der);
             if let Ok(tbs) = tbs_of_cert(&der) {
                 let stripped = strip_ct_extensions(&tbs).unwrap();
-                assert_eq!(
-                    strip_ct_extensions(&stripped).unwrap(),
-                    stripped,
-                    "{}",
-                    path.display()
-                );
+                assert_eq!(strip_ct_extensions(&stripped).unwrap(), stripped, "{}", path.display());
                 let _ = precert_leaf_tbs(&der, Some(&der));
             }
         }
