@@ -450,3 +450,158 @@ fn random_serial() -> Vec<u8> {
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+
+    const POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
+    const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+    fn parse(der: &[u8]) -> X509Certificate<'_> {
+        let (rest, cert) = X509Certificate::from_der(der).expect("rcgen output parses");
+        assert!(rest.is_empty());
+        cert
+    }
+
+    fn verify_signed_by(cert_der: &[u8], issuer_der: &[u8]) {
+        let cert = parse(cert_der);
+        let issuer = parse(issuer_der);
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            issuer.tbs_certificate.subject_pki.subject_public_key.data.as_ref(),
+        );
+        key.verify(cert.tbs_certificate.as_ref(), cert.signature_value.data.as_ref()).expect("signature verifies");
+    }
+
+    /// Extensions as (oid, critical, value), without the CT ones.
+    fn other_extensions<'a>(cert: &'a X509Certificate<'_>) -> Vec<(String, bool, &'a [u8])> {
+        cert.extensions()
+            .iter()
+            .map(|e| (e.oid.to_id_string(), e.critical, e.value))
+            .filter(|(oid, _, _)| oid != POISON && oid != SCT_LIST)
+            .collect()
+    }
+
+    #[test]
+    fn precert_and_final_share_everything_but_the_ct_extension() {
+        let factory = CertFactory::new("Test CA").unwrap();
+        let spec = LeafSpec { crl_url: Some("http://crl.example/1.crl".into()), ..LeafSpec::new(["a.example", "b.example"]) };
+        let precert = factory.precert(&spec).unwrap();
+        let sct_list = encode_sct_list(&[vec![1, 2, 3], vec![4, 5]]);
+        assert_eq!(sct_list, vec![0, 9, 0, 3, 1, 2, 3, 0, 2, 4, 5]);
+        let final_der = factory.final_cert(&precert, &sct_list).unwrap();
+
+        let pre = parse(&precert.der);
+        let fin = parse(&final_der);
+        let (p, f) = (&pre.tbs_certificate, &fin.tbs_certificate);
+        assert_eq!(p.version, f.version);
+        assert_eq!(p.raw_serial(), f.raw_serial());
+        assert_eq!(p.signature, f.signature);
+        assert_eq!(p.issuer.as_raw(), f.issuer.as_raw());
+        assert_eq!(p.validity, f.validity);
+        assert_eq!(p.subject.as_raw(), f.subject.as_raw());
+        assert_eq!(p.subject_pki.raw, f.subject_pki.raw);
+        assert_eq!(other_extensions(&pre), other_extensions(&fin));
+
+        // The poison is the critical ASN.1 NULL, last; the SCT list takes its place.
+        let last = p.extensions().last().unwrap();
+        assert_eq!((last.oid.to_id_string().as_str(), last.critical, last.value), (POISON, true, &[5u8, 0][..]));
+        let last = f.extensions().last().unwrap();
+        assert_eq!(last.oid.to_id_string(), SCT_LIST);
+        assert!(!last.critical);
+        assert_eq!(last.value, der::tlv(der::OCTET_STRING, &sct_list).as_slice());
+        assert!(f.find_extension(&x509_parser::oid_registry::Oid::from(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 3]).unwrap()).is_none());
+
+        // Byte for byte: both TBSs without their CT extension are the log entry's TBS.
+        let final_tbs = der::certificate_parts(&final_der).unwrap().tbs;
+        let stripped = der::replace_extension(final_tbs, &der::oid_content(SCT_LIST_OID), None).unwrap();
+        assert_eq!(stripped, precert.leaf_tbs);
+        assert_ne!(precert.leaf_tbs, der::certificate_parts(&precert.der).unwrap().tbs);
+
+        verify_signed_by(&precert.der, factory.issuer_der());
+        verify_signed_by(&final_der, factory.issuer_der());
+        verify_signed_by(factory.issuer_der(), factory.root_der());
+        verify_signed_by(factory.root_der(), factory.root_der());
+        assert_eq!(precert.issuer_key_hash, sha256(parse(factory.issuer_der()).tbs_certificate.subject_pki.raw));
+    }
+
+    #[test]
+    fn leaf_options_show_up_in_the_certificate() {
+        let factory = CertFactory::new("Options CA").unwrap();
+        let key = SubscriberKey::generate().unwrap();
+        let spec = LeafSpec {
+            not_before: 1_700_000_000,
+            not_after: 1_700_000_000 + 30 * 86_400,
+            serial: Serial::Number(0x1234),
+            key: Some(key.clone()),
+            validation: ValidationLevel::Ev,
+            basic_constraints: BasicConstraintsMode::NonCritical,
+            cps_uri: Some("www.ecert.gov.hk/cps".into()),
+            crl_url: Some("http://crl.example/ca.crl".into()),
+            ocsp_url: Some("http://ocsp.example".into()),
+            ca_issuers_url: Some("http://ca.example/issuer.der".into()),
+            ..LeafSpec::new(["ev.example"])
+        };
+        let der = factory.x509(&spec).unwrap();
+        let cert = parse(&der);
+        let tbs = &cert.tbs_certificate;
+        assert_eq!(tbs.raw_serial(), &[0x12, 0x34]);
+        assert_eq!(tbs.validity.not_before.timestamp(), 1_700_000_000);
+        assert_eq!(tbs.validity.not_after.timestamp(), 1_700_000_000 + 30 * 86_400);
+        assert_eq!(tbs.subject_pki.raw, key.spki_der().as_slice());
+        assert_ne!(key.spki_sha256(), factory.default_key().spki_sha256());
+        let bc = tbs.basic_constraints().unwrap().expect("basicConstraints present");
+        assert!(!bc.critical);
+        assert!(!bc.value.ca);
+        assert!(cert.extensions().iter().all(|e| e.oid.to_id_string() != POISON && e.oid.to_id_string() != SCT_LIST));
+
+        let find = |oid: &str| cert.extensions().iter().find(|e| e.oid.to_id_string() == oid).map(|e| e.value.to_vec());
+        let policies = find("2.5.29.32").expect("certificatePolicies");
+        let ev_oid = der::oid(&[2, 23, 140, 1, 1]);
+        assert!(policies.windows(ev_oid.len()).any(|w| w == ev_oid));
+        assert!(policies.windows(20).any(|w| w == b"www.ecert.gov.hk/cps"));
+        assert!(find("2.5.29.31").expect("CRL DP").windows(25).any(|w| w == b"http://crl.example/ca.crl"));
+        let aia = find("1.3.6.1.5.5.7.1.1").expect("AIA");
+        assert!(aia.windows(19).any(|w| w == b"http://ocsp.example"));
+        assert!(find("2.5.29.14").is_some(), "subject key identifier kept without basicConstraints by rcgen");
+        assert!(cert.subject().iter_organization().next().is_some());
+
+        let absent = factory.x509(&LeafSpec { basic_constraints: BasicConstraintsMode::Absent, ..spec.clone() }).unwrap();
+        assert!(parse(&absent).tbs_certificate.basic_constraints().unwrap().is_none());
+        let critical = factory.x509(&LeafSpec { basic_constraints: BasicConstraintsMode::Critical, ..spec }).unwrap();
+        assert!(parse(&critical).tbs_certificate.basic_constraints().unwrap().unwrap().critical);
+    }
+
+    #[test]
+    fn defaults_are_a_dv_leaf_with_the_shared_key_and_random_serials() {
+        let factory = CertFactory::new("Default CA").unwrap();
+        let a = factory.x509(&LeafSpec::new(["x.example"])).unwrap();
+        let b = factory.x509(&LeafSpec::new(["x.example"])).unwrap();
+        let (a, b) = (parse(&a), parse(&b));
+        assert_eq!(a.tbs_certificate.subject_pki.raw, factory.default_key().spki_der().as_slice());
+        assert_eq!(a.tbs_certificate.subject_pki.raw, b.tbs_certificate.subject_pki.raw);
+        assert_ne!(a.tbs_certificate.raw_serial(), b.tbs_certificate.raw_serial());
+        assert_eq!(a.tbs_certificate.raw_serial().len(), 16);
+        let policies = a.extensions().iter().find(|e| e.oid.to_id_string() == "2.5.29.32").unwrap().value;
+        let dv = der::oid(&[2, 23, 140, 1, 2, 1]);
+        assert!(policies.windows(dv.len()).any(|w| w == dv));
+        assert!(a.tbs_certificate.basic_constraints().unwrap().unwrap().critical);
+        let key = SubscriberKey::from_pkcs8_der(&factory.default_key().pkcs8_der()).unwrap();
+        assert_eq!(key.spki_der(), factory.default_key().spki_der());
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        let factory = CertFactory::new("Bad CA").unwrap();
+        assert!(matches!(factory.x509(&LeafSpec::new(Vec::<String>::new())), Err(CertError::InvalidSpec(_))));
+        let spec = LeafSpec { cps_uri: Some("http://ünicode.example".into()), ..LeafSpec::new(["a.example"]) };
+        assert!(matches!(factory.x509(&spec), Err(CertError::InvalidSpec(_))));
+        let spec = LeafSpec { not_after: i64::MAX, ..LeafSpec::new(["a.example"]) };
+        assert!(factory.x509(&spec).is_err());
+        assert!(SubscriberKey::from_pkcs8_der(b"not a key").is_err());
+        let precert = Precert { der: vec![0x30, 0x00], leaf_tbs: Vec::new(), issuer_key_hash: [0; 32] };
+        assert!(factory.final_cert(&precert, &[]).is_err());
+    }
+}
