@@ -25,7 +25,7 @@ pub(super) fn checkpoint(conn: &Connection, log_id: &Hash) -> Result<Option<LogC
 
 /// Split a stored peaks blob into 32-byte hashes.
 pub(super) fn decode_peaks(blob: &[u8]) -> Result<Vec<Hash>, StoreError> {
-    if blob.len() % 32 != 0 {
+    if !blob.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(format!("peaks blob has {} bytes, not a multiple of 32", blob.len())));
     }
     blob.chunks_exact(32).map(|chunk| hash_from_blob(chunk, "peak")).collect()
