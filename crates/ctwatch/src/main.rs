@@ -1,1 +1,19 @@
-fn main() {}
+//! The `ctwatch` command: parses arguments, sets up logging and calls the libraries.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod demo;
+mod status;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ctwatch: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

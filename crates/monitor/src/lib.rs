@@ -1,1 +1,340 @@
-//! TODO
+//! The ctwatch monitor: configuration, one follower task per log, the entry pipeline and the
+//! run loop. The binary only parses arguments and calls [`Monitor::run`].
+//!
+//! Data flows one way: log list → [`follow::LogFollower`] per log (fetch, verify, sequence) →
+//! [`process`] (decode, identify the issuer, filter by the [`watch::Watchlist`]) →
+//! [`batch::BatchBuilder`] → one store transaction with the cursor that covers it.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! use ctwatch_monitor::{config::Settings, Monitor, RunMode};
+//! let settings = Settings::load(std::path::Path::new("ctwatch.toml"))?;
+//! let store = ctwatch_store::SqliteStore::open(&settings.store_path)?;
+//! let monitor = Monitor::new(settings, Box::new(store)).await?;
+//! let summary = monitor.run(RunMode::UntilCaughtUp, tokio_util::sync::CancellationToken::new()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod batch;
+pub mod config;
+pub mod follow;
+pub mod misbehaviour;
+pub mod pem;
+pub mod process;
+pub mod sequencer;
+pub mod watch;
+
+use crate::config::{LogSource, Settings};
+use crate::follow::{LogFollower, RoundError, Shared};
+use crate::misbehaviour::Misbehaviour;
+use crate::watch::{KnownLogs, Watchlist};
+use ctwatch_client::HttpConfig;
+use ctwatch_ct::loglist::LogInfo;
+use ctwatch_ct::sth::{LogKey, TreeHead};
+use ctwatch_store::{CommitOutcome, Store, StoreError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Monitor-level errors (configuration problems, the store failing).
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("log list {source_name}: {detail}")]
+    LogList { source_name: String, detail: String },
+    #[error("no logs to follow: the log list selected none and no [[log]] is configured")]
+    NoLogs,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("log {log}: {error}")]
+    Log { log: String, error: String },
+}
+
+/// The store shared by every task. SQLite has one writer at a time anyway; calls run on the
+/// blocking pool so they never stall the runtime.
+#[derive(Clone)]
+pub struct StoreHandle(Arc<Mutex<Box<dyn Store>>>);
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreHandle")
+    }
+}
+
+impl StoreHandle {
+    pub fn new(store: Box<dyn Store>) -> Self {
+        StoreHandle(Arc::new(Mutex::new(store)))
+    }
+
+    /// Run `f` with the store on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard =
+                inner.lock().map_err(|_| StoreError::Other("store lock poisoned by an earlier panic".into()))?;
+            f(guard.as_mut())
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+    }
+}
+
+/// Hooks for metrics and progress display. Every method has a no-op default.
+pub trait MonitorObserver: Send + Sync + std::fmt::Debug {
+    /// A tree head was fetched and its signature verified.
+    fn on_head(&self, _log: &str, _head: &TreeHead) {}
+    /// Entries `[from, to)` were verified and committed.
+    fn on_commit(&self, _log: &str, _from: u64, _to: u64, _outcome: &CommitOutcome) {}
+    /// Download progress (entries processed, target).
+    fn on_progress(&self, _log: &str, _done: u64, _target: u64) {}
+    /// The log misbehaved.
+    fn on_misbehaviour(&self, _log: &str, _m: &Misbehaviour) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoopMonitorObserver;
+impl MonitorObserver for NoopMonitorObserver {}
+
+/// How long to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Poll forever, until cancelled.
+    Daemon,
+    /// Process every log up to the tree size seen at start, then return.
+    UntilCaughtUp,
+}
+
+/// How one log ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogOutcome {
+    CaughtUp,
+    /// Stopped on misbehaviour: the cursor stays at the last verified position.
+    Misbehaved(String),
+    /// Gave up after repeated fetch errors.
+    Failed(String),
+    Cancelled,
+}
+
+/// Per-log result of a run.
+#[derive(Debug, Clone)]
+pub struct LogSummary {
+    pub name: String,
+    pub cursor: u64,
+    pub verified_size: Option<u64>,
+    pub outcome: LogOutcome,
+}
+
+/// The monitor.
+#[derive(Debug)]
+pub struct Monitor {
+    settings: Settings,
+    sources: Vec<LogSource>,
+    shared: Shared,
+}
+
+impl Monitor {
+    /// Resolve the logs (reading the log list) and prepare the shared state.
+    pub async fn new(settings: Settings, store: Box<dyn Store>) -> Result<Monitor, MonitorError> {
+        Self::with_observer(settings, store, Arc::new(NoopMonitorObserver)).await
+    }
+
+    /// As [`Monitor::new`], reporting to `observer`.
+    pub async fn with_observer(
+        settings: Settings,
+        store: Box<dyn Store>,
+        observer: Arc<dyn MonitorObserver>,
+    ) -> Result<Monitor, MonitorError> {
+        let http = HttpConfig { timeout: settings.timeout, ..HttpConfig::default() };
+        let (sources, known) = resolve_logs(&settings, &http).await?;
+        if sources.is_empty() {
+            return Err(MonitorError::NoLogs);
+        }
+        let shared = Shared {
+            store: StoreHandle::new(store),
+            watch: Arc::new(Watchlist::new(&settings.cas, settings.all_issuers)),
+            known_logs: Arc::new(known),
+            observer,
+            commit_entries: settings.commit_entries,
+            http,
+            partial_tile_delay: settings.partial_tile_delay,
+        };
+        Ok(Monitor { settings, sources, shared })
+    }
+
+    /// The logs that will be followed.
+    pub fn sources(&self) -> &[LogSource] {
+        &self.sources
+    }
+
+    /// The store, for readers that run beside the monitor (API, tests).
+    pub fn store(&self) -> StoreHandle {
+        self.shared.store.clone()
+    }
+
+    /// Follow every log until `mode` says stop or `cancel` fires. Store failures end the run
+    /// with an error (nothing is skipped silently); log problems end only that log.
+    pub async fn run(self, mode: RunMode, cancel: CancellationToken) -> Result<Vec<LogSummary>, MonitorError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for source in self.sources.clone() {
+            let shared = self.shared.clone();
+            let cancel = cancel.clone();
+            let poll = self.settings.poll_interval;
+            tasks.spawn(async move { follow_log(source, shared, mode, poll, cancel).await });
+        }
+        let mut summaries = Vec::new();
+        let mut fatal = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(s)) => summaries.push(s),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "stopping: {e}");
+                    cancel.cancel();
+                    fatal.get_or_insert(e);
+                }
+                Err(e) => {
+                    cancel.cancel();
+                    fatal.get_or_insert(MonitorError::Log { log: "?".into(), error: format!("task failed: {e}") });
+                }
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        summaries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(summaries)
+    }
+}
+
+/// Attempts per round in `UntilCaughtUp` mode before a log is given up.
+const CATCH_UP_ATTEMPTS: u32 = 5;
+
+async fn follow_log(
+    source: LogSource,
+    shared: Shared,
+    mode: RunMode,
+    poll: Duration,
+    cancel: CancellationToken,
+) -> Result<LogSummary, MonitorError> {
+    let name = source.name.clone();
+    let log_err = |e: RoundError| match e {
+        RoundError::Store(s) => MonitorError::Store(s),
+        other => MonitorError::Log { log: name.clone(), error: other.to_string() },
+    };
+    let mut follower = LogFollower::open(&source, shared).await.map_err(log_err)?;
+    let mut target: Option<u64> = None;
+    let mut failures = 0u32;
+    let outcome = loop {
+        if cancel.is_cancelled() {
+            break LogOutcome::Cancelled;
+        }
+        let limit = if mode == RunMode::UntilCaughtUp { target } else { None };
+        match follower.round(limit, &cancel).await {
+            Ok(head_size) => {
+                failures = 0;
+                let t = *target.get_or_insert(head_size);
+                if mode == RunMode::UntilCaughtUp && follower.cursor() >= t {
+                    break LogOutcome::CaughtUp;
+                }
+                if mode == RunMode::UntilCaughtUp {
+                    // Not there yet (e.g. a partial tile was left for later): go on at once.
+                    continue;
+                }
+            }
+            Err(RoundError::Store(e)) => return Err(MonitorError::Store(e)),
+            Err(RoundError::Cancelled) => break LogOutcome::Cancelled,
+            Err(RoundError::Misbehaved(m)) => {
+                if mode == RunMode::UntilCaughtUp && m.stops_log() {
+                    break LogOutcome::Misbehaved(m.name().to_string());
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(log = %follower.name(), error = %e, failures, "round failed");
+                if mode == RunMode::UntilCaughtUp && failures >= CATCH_UP_ATTEMPTS {
+                    break LogOutcome::Failed(e.to_string());
+                }
+                let backoff = Duration::from_millis(200u64 << failures.min(8));
+                tokio::select! {
+                    _ = cancel.cancelled() => break LogOutcome::Cancelled,
+                    _ = tokio::time::sleep(backoff.min(poll)) => {}
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break LogOutcome::Cancelled,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    };
+    Ok(LogSummary {
+        name: follower.name().to_string(),
+        cursor: follower.cursor(),
+        verified_size: follower.verified_size(),
+        outcome,
+    })
+}
+
+/// Build the list of logs to follow and the key set for SCT verification.
+pub async fn resolve_logs(settings: &Settings, http: &HttpConfig) -> Result<(Vec<LogSource>, KnownLogs), MonitorError> {
+    let mut known = KnownLogs::default();
+    let mut sources: Vec<LogSource> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in &settings.logs {
+        if let Ok(key) = LogKey::from_spki_der(&s.key_der) {
+            seen.insert(key.log_id);
+            known.insert(&s.name, key);
+        }
+        sources.push(s.clone());
+    }
+    if let Some(list) = &settings.log_list {
+        let bytes = load_document(list, &settings.config_path, http).await?;
+        let parsed = ctwatch_ct::loglist::parse_log_list(&bytes)
+            .map_err(|e| MonitorError::LogList { source_name: list.clone(), detail: e.to_string() })?;
+        let now = follow::unix_now();
+        for log in parsed.logs {
+            let Ok(key) = LogKey::from_spki_der(&log.key) else {
+                tracing::warn!(log = %log.description, "log list key not supported; skipped");
+                continue;
+            };
+            known.insert(&log.description, key.clone());
+            let follow = settings.follow_all_list_states || log.followed_by_default(now);
+            if follow && seen.insert(key.log_id) {
+                sources.push(source_from_list(&log, settings));
+            }
+        }
+    }
+    Ok((sources, known))
+}
+
+fn source_from_list(log: &LogInfo, settings: &Settings) -> LogSource {
+    LogSource {
+        name: log.description.clone(),
+        endpoint: log.endpoint.clone(),
+        key_der: log.key.clone(),
+        mmd: log.mmd,
+        fetch: settings.default_fetch.clone(),
+    }
+}
+
+async fn load_document(
+    location: &str,
+    config_path: &std::path::Path,
+    http: &HttpConfig,
+) -> Result<Vec<u8>, MonitorError> {
+    let err = |detail: String| MonitorError::LogList { source_name: location.to_string(), detail };
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return ctwatch_client::get_document(location, http).await.map_err(|e| err(e.to_string()));
+    }
+    let path = std::path::Path::new(location);
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_path.parent().map(|d| d.join(path)).unwrap_or_else(|| path.to_path_buf())
+    };
+    std::fs::read(&path).map_err(|e| err(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,209 @@
+//! Command-line interface.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use ctwatch_monitor::config::Settings;
+use ctwatch_monitor::{LogOutcome, Monitor, RunMode};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for configuration and usage errors (sysexits EX_USAGE).
+pub const EX_USAGE: u8 = 64;
+/// Exit code when `--until-caught-up` ended with some log not caught up.
+pub const EX_NOT_CAUGHT_UP: u8 = 3;
+
+/// Certificate Transparency monitor: tails CT logs for the CAs you watch and raises findings.
+#[derive(Debug, Parser)]
+#[command(name = "ctwatch", version, about)]
+struct Cli {
+    /// Log output format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax); overrides CTWATCH_LOG.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Follow the configured logs (SIGTERM/SIGINT drain in-flight work and commit).
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// Process every log up to the tree size seen at start, then exit (0 when all caught up).
+        #[arg(long)]
+        until_caught_up: bool,
+        /// Seconds to wait for in-flight work after SIGTERM before exiting anyway.
+        #[arg(long, default_value_t = 30)]
+        grace_secs: u64,
+    },
+    /// Validate a configuration file and exit (64 when invalid).
+    CheckConfig { file: PathBuf },
+    /// Per-log tree size, cursor and lag from the store.
+    Status {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Start a local test log with a small scenario and monitor it (no network needed).
+    Demo {
+        /// Directory for the demo's config and database (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep serving the test log and tailing it after catching up (until Ctrl-C).
+        #[arg(long)]
+        keep_running: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Parse arguments and run the command.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, cli.log_level.as_deref());
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    match cli.command {
+        Command::CheckConfig { file } => Ok(match Settings::load(&file) {
+            Ok(s) => {
+                println!(
+                    "{}: OK ({} explicit logs{}, {} CAs, store {})",
+                    file.display(),
+                    s.logs.len(),
+                    if s.log_list.is_some() { " + log list" } else { "" },
+                    s.cas.len(),
+                    s.store_path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ctwatch: {e}");
+                ExitCode::from(EX_USAGE)
+            }
+        }),
+        Command::Run { config, until_caught_up, grace_secs } => {
+            let settings = match Settings::load(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("ctwatch: {e}");
+                    return Ok(ExitCode::from(EX_USAGE));
+                }
+            };
+            let mode = if until_caught_up { RunMode::UntilCaughtUp } else { RunMode::Daemon };
+            runtime.block_on(run_monitor(settings, mode, Duration::from_secs(grace_secs)))
+        }
+        Command::Status { config, format } => {
+            let settings = load_or_usage(&config)?;
+            crate::status::print_status(&settings.store_path, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),
+    }
+}
+
+fn load_or_usage(path: &Path) -> anyhow::Result<Settings> {
+    Settings::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Run the monitor until done or signalled; map the result to an exit code.
+pub async fn run_monitor(settings: Settings, mode: RunMode, grace: Duration) -> anyhow::Result<ExitCode> {
+    let store = ctwatch_store::SqliteStore::open(&settings.store_path)
+        .with_context(|| format!("opening store {}", settings.store_path.display()))?;
+    let monitor = Monitor::new(settings, Box::new(store)).await?;
+    tracing::info!(logs = monitor.sources().len(), "following logs");
+    let cancel = CancellationToken::new();
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: draining in-flight work");
+        signal_cancel.cancel();
+    });
+    let run = monitor.run(mode, cancel.clone());
+    tokio::pin!(run);
+    let summaries = tokio::select! {
+        r = &mut run => r?,
+        _ = async { cancel.cancelled().await; tokio::time::sleep(grace).await } => {
+            anyhow::bail!("in-flight work did not finish within {grace:?} of the signal; exiting (committed work is safe)");
+        }
+    };
+    let mut all_caught_up = true;
+    for s in &summaries {
+        let outcome = match &s.outcome {
+            LogOutcome::CaughtUp => "caught up".to_string(),
+            LogOutcome::Misbehaved(m) => {
+                all_caught_up = false;
+                format!("stopped: log misbehaviour ({m}), finding recorded")
+            }
+            LogOutcome::Failed(e) => {
+                all_caught_up = false;
+                format!("failed: {e}")
+            }
+            LogOutcome::Cancelled => {
+                all_caught_up = false;
+                "cancelled".to_string()
+            }
+        };
+        eprintln!(
+            "{}: cursor {} / verified {}: {outcome}",
+            s.name,
+            s.cursor,
+            s.verified_size.map_or("-".into(), |v| v.to_string())
+        );
+    }
+    Ok(if mode == RunMode::UntilCaughtUp && !all_caught_up {
+        ExitCode::from(EX_NOT_CAUGHT_UP)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_tracing(format: LogFormat, level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = level
+        .map(EnvFilter::new)
+        .or_else(|| std::env::var("CTWATCH_LOG").ok().map(EnvFilter::new))
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

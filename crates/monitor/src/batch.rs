@@ -1,0 +1,81 @@
+//! Accumulates processed entries into one [`CommitBatch`].
+
+use crate::process::{Classified, ProcessedEntry};
+use crate::watch::Watchlist;
+use ctwatch_ct::Hash;
+use ctwatch_store::{CommitBatch, IssuanceIncrement, LogCheckpoint, NewFinding};
+use std::collections::HashMap;
+
+/// Entries of one log between two commits.
+#[derive(Debug, Default)]
+pub struct BatchBuilder {
+    entries: Vec<ctwatch_store::EntryRecord>,
+    malformed: Vec<ctwatch_store::MalformedEntry>,
+    counts: HashMap<(Hash, i64, &'static str), u64>,
+    findings: Vec<NewFinding>,
+    skipped: u64,
+    covered: u64,
+}
+
+impl BatchBuilder {
+    /// Entries covered so far (stored, counted, skipped or malformed).
+    pub fn covered(&self) -> u64 {
+        self.covered
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.covered == 0
+    }
+
+    /// Add one processed entry; findings get the CA name and the time.
+    pub fn push(&mut self, entry: ProcessedEntry, watch: &Watchlist, now: i64) {
+        self.covered += 1;
+        match entry.class {
+            Classified::Record(record, findings) => {
+                let ca = record
+                    .certificate
+                    .issuer_spki_sha256
+                    .as_ref()
+                    .and_then(|i| watch.ca_for(i))
+                    .map(|c| c.name.clone());
+                for mut f in findings {
+                    f.seen_at = now;
+                    f.ca = f.ca.or_else(|| ca.clone());
+                    f.issuer = f.issuer.or_else(|| record.certificate.issuer_spki_sha256.map(hex::encode));
+                    self.findings.push(f);
+                }
+                self.entries.push(*record);
+            }
+            Classified::Counted { issuer, hour, validation_type } => {
+                *self.counts.entry((issuer, hour, validation_type)).or_default() += 1;
+                self.skipped += 1;
+            }
+            Classified::Skipped => self.skipped += 1,
+            Classified::Malformed(m) => self.malformed.push(*m),
+        }
+    }
+
+    /// The store write for this batch.
+    pub fn into_commit(self, log_id: Hash, previous_cursor: u64, checkpoint: LogCheckpoint) -> CommitBatch {
+        let issuance = self
+            .counts
+            .into_iter()
+            .map(|((issuer, hour, vt), count)| IssuanceIncrement {
+                issuer_spki_sha256: issuer,
+                hour,
+                validation_type: vt.to_string(),
+                count,
+            })
+            .collect();
+        CommitBatch {
+            log_id,
+            previous_cursor,
+            checkpoint,
+            entries: self.entries,
+            malformed: self.malformed,
+            issuance,
+            findings: self.findings,
+            skipped_entries: self.skipped,
+        }
+    }
+}

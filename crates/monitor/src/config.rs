@@ -1,0 +1,444 @@
+//! The TOML configuration: parsed strictly (`deny_unknown_fields`), then validated into
+//! [`Settings`] so that nothing downstream re-checks user input.
+//!
+//! ```toml
+//! log_list = "https://www.gstatic.com/ct/log_list/v3/log_list.json"  # path or URL
+//!
+//! [store]
+//! path = "/var/lib/ctwatch/ctwatch.sqlite"
+//!
+//! [[log]]                      # explicit logs, in addition to (or instead of) the list
+//! name = "local"
+//! url = "http://127.0.0.1:8080/log/"        # RFC 6962, or:
+//! # monitoring_url = "http://127.0.0.1:8080/log/tiles/"  (static-ct-api; then also `origin`)
+//! key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE..."   # base64 DER SPKI
+//!
+//! [[ca]]
+//! name = "HiPKI"
+//! issuers = ["issuer.pem", "6b1a9f...(SPKI SHA-256 hex)"]
+//! caa_identifiers = ["pki.hinet.net", "tls.hinet.net"]
+//! ```
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Configuration errors: each says which key is wrong and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Toml { path: String, source: Box<toml::de::Error> },
+    #[error("{path}: {key}: {detail}")]
+    Invalid { path: String, key: String, detail: String },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// A v3 log list: file path or http(s) URL. Logs in it are followed by default when usable,
+    /// qualified or readonly and their temporal interval contains now.
+    pub log_list: Option<String>,
+    /// Also follow logs in the list whose state is not followed by default (for tests).
+    #[serde(default)]
+    pub follow_all_list_states: bool,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default, rename = "log")]
+    pub logs: Vec<RawLog>,
+    #[serde(default, rename = "ca")]
+    pub cas: Vec<RawCa>,
+    #[serde(default)]
+    pub watch: RawWatch,
+    #[serde(default)]
+    pub fetch: RawFetch,
+    #[serde(default)]
+    pub dns: RawDns,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[store]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// SQLite database file (created if missing). Relative paths are relative to the config file.
+    pub path: Option<PathBuf>,
+}
+
+/// `[[log]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub name: String,
+    /// RFC 6962 base URL.
+    pub url: Option<String>,
+    /// static-ct-api monitoring prefix.
+    pub monitoring_url: Option<String>,
+    /// static-ct-api submission prefix; the checkpoint origin is derived from it. Defaults to
+    /// `monitoring_url`.
+    pub submission_url: Option<String>,
+    /// Base64 DER SubjectPublicKeyInfo.
+    pub key: String,
+    /// Maximum merge delay in seconds (default 86400).
+    pub mmd: Option<u64>,
+    /// Per-log overrides of `[fetch]`.
+    pub requests_per_second: Option<f64>,
+    pub batch_size: Option<u64>,
+    pub concurrency: Option<usize>,
+}
+
+/// `[[ca]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCa {
+    pub name: String,
+    /// Issuer certificates (PEM/DER file paths) or SPKI SHA-256 hex strings.
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// Domains that authorise this CA in CAA `issue`/`issuewild` records.
+    #[serde(default)]
+    pub caa_identifiers: Vec<String>,
+}
+
+/// `[watch]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    /// Count issuance for every issuer (root-program view); full records are still stored only
+    /// for watched CAs.
+    #[serde(default)]
+    pub all_issuers: bool,
+}
+
+/// `[fetch]`: defaults are polite to public logs.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    /// Seconds between head polls (default 30).
+    pub poll_interval_secs: Option<f64>,
+    /// Requests per second per log (default 5).
+    pub requests_per_second: Option<f64>,
+    /// Entries asked per get-entries request (default 256).
+    pub batch_size: Option<u64>,
+    /// Parallel requests per log (default 4).
+    pub concurrency: Option<usize>,
+    /// Entries per store transaction (default 4096).
+    pub commit_entries: Option<u64>,
+    /// Request timeout, seconds (default 30).
+    pub timeout_secs: Option<f64>,
+    /// Seconds a partial static-ct-api tile must stay partial before it is fetched (default 60).
+    pub partial_tile_delay_secs: Option<f64>,
+}
+
+/// `[dns]` (used by the CAA detector).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Listen address for /metrics and the API (default 127.0.0.1:9898).
+    pub listen: Option<String>,
+}
+
+/// A log to follow, as configured.
+#[derive(Debug, Clone)]
+pub struct LogSource {
+    pub name: String,
+    pub endpoint: ctwatch_ct::loglist::LogEndpoint,
+    pub key_der: Vec<u8>,
+    pub mmd: u64,
+    pub fetch: FetchSettings,
+}
+
+/// Per-log fetch behaviour.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub requests_per_second: f64,
+    pub batch_size: u64,
+    pub concurrency: usize,
+}
+
+/// A watched CA before issuer files are read.
+#[derive(Debug, Clone)]
+pub struct CaSettings {
+    pub name: String,
+    /// SPKI SHA-256 of its issuers (files already read and hashed).
+    pub issuer_spki_sha256: Vec<[u8; 32]>,
+    pub caa_identifiers: Vec<String>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    pub store_path: PathBuf,
+    pub log_list: Option<String>,
+    pub follow_all_list_states: bool,
+    pub logs: Vec<LogSource>,
+    pub cas: Vec<CaSettings>,
+    pub all_issuers: bool,
+    pub poll_interval: Duration,
+    pub commit_entries: u64,
+    pub timeout: Duration,
+    pub partial_tile_delay: Duration,
+    pub default_fetch: FetchSettings,
+    pub nameservers: Vec<std::net::SocketAddr>,
+    pub metrics_listen: std::net::SocketAddr,
+}
+
+impl Settings {
+    /// Read, parse and validate a config file. Issuer certificate files are read here.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parse and validate TOML text; relative paths resolve against `path`'s directory.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Toml { path: path.display().to_string(), source: Box::new(e) })?;
+        validate(raw, path)
+    }
+}
+
+fn invalid(path: &Path, key: impl Into<String>, detail: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { path: path.display().to_string(), key: key.into(), detail: detail.into() }
+}
+
+fn positive(path: &Path, key: &str, v: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+    let v = v.unwrap_or(default);
+    if !(v.is_finite() && v > 0.0) {
+        return Err(invalid(path, key, format!("must be a positive number, got {v}")));
+    }
+    Ok(v)
+}
+
+fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) };
+
+    let store_path = resolve(raw.store.path.as_deref().unwrap_or(Path::new("ctwatch.sqlite")));
+    let f = &raw.fetch;
+    let default_fetch = FetchSettings {
+        requests_per_second: positive(path, "fetch.requests_per_second", f.requests_per_second, 5.0)?,
+        batch_size: f.batch_size.unwrap_or(256),
+        concurrency: f.concurrency.unwrap_or(4),
+    };
+    check_fetch(path, "fetch", &default_fetch)?;
+    let poll_interval =
+        Duration::from_secs_f64(positive(path, "fetch.poll_interval_secs", f.poll_interval_secs, 30.0)?);
+    let timeout = Duration::from_secs_f64(positive(path, "fetch.timeout_secs", f.timeout_secs, 30.0)?);
+    let partial_tile_delay =
+        Duration::from_secs_f64(f.partial_tile_delay_secs.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(60.0));
+    let commit_entries = f.commit_entries.unwrap_or(4096);
+    if !(1..=1_000_000).contains(&commit_entries) {
+        return Err(invalid(path, "fetch.commit_entries", "must be between 1 and 1000000"));
+    }
+
+    let mut logs = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, l) in raw.logs.iter().enumerate() {
+        let key = format!("log[{i}] ({})", l.name);
+        if l.name.trim().is_empty() {
+            return Err(invalid(path, format!("log[{i}].name"), "must not be empty"));
+        }
+        if !names.insert(l.name.clone()) {
+            return Err(invalid(path, key, "duplicate log name"));
+        }
+        let endpoint = match (&l.url, &l.monitoring_url) {
+            (Some(url), None) => ctwatch_ct::loglist::LogEndpoint::Rfc6962 { url: check_url(path, &key, url)? },
+            (None, Some(mon)) => ctwatch_ct::loglist::LogEndpoint::Static {
+                submission_url: check_url(path, &key, l.submission_url.as_deref().unwrap_or(mon))?,
+                monitoring_url: check_url(path, &key, mon)?,
+            },
+            _ => {
+                return Err(invalid(
+                    path,
+                    key,
+                    "set exactly one of `url` (RFC 6962) or `monitoring_url` (static-ct-api)",
+                ));
+            }
+        };
+        use base64::Engine as _;
+        let key_der = base64::engine::general_purpose::STANDARD
+            .decode(l.key.trim())
+            .map_err(|e| invalid(path, format!("{key}.key"), format!("not base64: {e}")))?;
+        ctwatch_ct::sth::LogKey::from_spki_der(&key_der)
+            .map_err(|e| invalid(path, format!("{key}.key"), e.to_string()))?;
+        let fetch = FetchSettings {
+            requests_per_second: l.requests_per_second.unwrap_or(default_fetch.requests_per_second),
+            batch_size: l.batch_size.unwrap_or(default_fetch.batch_size),
+            concurrency: l.concurrency.unwrap_or(default_fetch.concurrency),
+        };
+        check_fetch(path, &key, &fetch)?;
+        logs.push(LogSource { name: l.name.clone(), endpoint, key_der, mmd: l.mmd.unwrap_or(86_400), fetch });
+    }
+    if raw.log_list.is_none() && logs.is_empty() {
+        return Err(invalid(path, "log_list / [[log]]", "no logs configured: set `log_list` or add [[log]] entries"));
+    }
+
+    let mut cas = Vec::new();
+    for (i, c) in raw.cas.iter().enumerate() {
+        let key = format!("ca[{i}] ({})", c.name);
+        let mut spkis = Vec::new();
+        for issuer in &c.issuers {
+            spkis.push(issuer_spki(path, &key, issuer, &resolve)?);
+        }
+        if spkis.is_empty() {
+            return Err(invalid(path, key, "`issuers` must list at least one issuer certificate file or SPKI SHA-256"));
+        }
+        let mut caa = Vec::new();
+        for id in &c.caa_identifiers {
+            let id = id.trim().trim_end_matches('.').to_ascii_lowercase();
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                return Err(invalid(path, format!("{key}.caa_identifiers"), format!("{id:?} is not a domain name")));
+            }
+            caa.push(id);
+        }
+        cas.push(CaSettings { name: c.name.clone(), issuer_spki_sha256: spkis, caa_identifiers: caa });
+    }
+
+    let mut nameservers = Vec::new();
+    for ns in &raw.dns.nameservers {
+        let addr = ns
+            .parse::<std::net::SocketAddr>()
+            .or_else(|_| ns.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+            .map_err(|_| invalid(path, "dns.nameservers", format!("{ns:?} is not an IP address or IP:port")))?;
+        nameservers.push(addr);
+    }
+    let listen = raw.metrics.listen.as_deref().unwrap_or("127.0.0.1:9898");
+    let metrics_listen =
+        listen.parse().map_err(|_| invalid(path, "metrics.listen", format!("{listen:?} is not an IP:port address")))?;
+
+    Ok(Settings {
+        config_path: path.to_path_buf(),
+        store_path,
+        log_list: raw.log_list,
+        follow_all_list_states: raw.follow_all_list_states,
+        logs,
+        cas,
+        all_issuers: raw.watch.all_issuers,
+        poll_interval,
+        commit_entries,
+        timeout,
+        partial_tile_delay,
+        default_fetch,
+        nameservers,
+        metrics_listen,
+    })
+}
+
+fn check_fetch(path: &Path, key: &str, f: &FetchSettings) -> Result<(), ConfigError> {
+    if !(f.requests_per_second.is_finite() && f.requests_per_second > 0.0) {
+        return Err(invalid(path, format!("{key}.requests_per_second"), "must be a positive number"));
+    }
+    if !(1..=10_000).contains(&f.batch_size) {
+        return Err(invalid(path, format!("{key}.batch_size"), "must be between 1 and 10000"));
+    }
+    if !(1..=256).contains(&f.concurrency) {
+        return Err(invalid(path, format!("{key}.concurrency"), "must be between 1 and 256"));
+    }
+    Ok(())
+}
+
+fn check_url(path: &Path, key: &str, url: &str) -> Result<String, ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(invalid(path, format!("{key}.url"), format!("{url:?} must be an http or https URL")));
+    }
+    Ok(url.to_string())
+}
+
+/// An issuer given as 64 hex digits (SPKI SHA-256) or as a certificate file (PEM or DER).
+fn issuer_spki(
+    path: &Path,
+    key: &str,
+    issuer: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<[u8; 32], ConfigError> {
+    let trimmed = issuer.trim();
+    if trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(trimmed, &mut out).map_err(|e| invalid(path, key, e.to_string()))?;
+        return Ok(out);
+    }
+    let file = resolve(Path::new(trimmed));
+    let bytes = std::fs::read(&file).map_err(|e| {
+        invalid(path, format!("{key}.issuers"), format!("{issuer:?} is neither 64 hex digits nor a readable file: {e}"))
+    })?;
+    let ders = crate::pem::certificates_in(&bytes);
+    let der = ders.first().ok_or_else(|| {
+        invalid(path, format!("{key}.issuers"), format!("{} contains no certificate", file.display()))
+    })?;
+    ctwatch_cert::facts::spki_sha256_of_cert(der)
+        .map_err(|e| invalid(path, format!("{key}.issuers"), format!("{}: {e}", file.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfahLEimAoz2t01p3uMziiLOl/fHTDM0YDOhBRuiBARsV4UvxG2LdNgoIGLrtCzWE0J5APC2em4JlvR8EEEFMoA==";
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml(text, Path::new("/etc/ctwatch/ctwatch.toml"))
+    }
+
+    #[test]
+    fn minimal_log_config_is_valid_with_safe_defaults() {
+        let s = parse(&format!("[[log]]\nname = \"a\"\nurl = \"https://ct.example/a/\"\nkey = \"{KEY}\"\n")).unwrap();
+        assert_eq!(s.store_path, Path::new("/etc/ctwatch/ctwatch.sqlite"));
+        assert_eq!(s.metrics_listen.ip().to_string(), "127.0.0.1");
+        assert!(s.default_fetch.requests_per_second <= 10.0);
+        assert_eq!(s.logs.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected_with_the_key_named() {
+        let err = parse("bogus = 1\nlog_list = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
+        let err = parse("log_list = \"x\"\n[fetch]\nbatch_size = 0").unwrap_err().to_string();
+        assert!(err.contains("fetch.batch_size"), "{err}");
+        let err = parse("log_list = \"x\"\n[metrics]\nlisten = \"everywhere\"").unwrap_err().to_string();
+        assert!(err.contains("metrics.listen"), "{err}");
+        let err = parse("").unwrap_err().to_string();
+        assert!(err.contains("no logs configured"), "{err}");
+        let err =
+            parse(&format!("[[log]]\nname = \"a\"\nurl = \"ftp://x/\"\nkey = \"{KEY}\"\n")).unwrap_err().to_string();
+        assert!(err.contains("http"), "{err}");
+        let err = parse("[[log]]\nname = \"a\"\nurl = \"https://x/\"\nkey = \"AAAA\"\n").unwrap_err().to_string();
+        assert!(err.contains("key"), "{err}");
+    }
+
+    #[test]
+    fn ca_issuers_accept_hex_and_reject_junk() {
+        let hex = "ab".repeat(32);
+        let s = parse(&format!(
+            "log_list = \"x\"\n[[ca]]\nname = \"X\"\nissuers = [\"{hex}\"]\ncaa_identifiers = [\"PKI.Example.\"]"
+        ))
+        .unwrap();
+        assert_eq!(s.cas[0].issuer_spki_sha256[0], [0xab; 32]);
+        assert_eq!(s.cas[0].caa_identifiers, vec!["pki.example"]);
+        let err = parse("log_list = \"x\"\n[[ca]]\nname = \"X\"\nissuers = [\"/nonexistent/file.pem\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ca[0]"), "{err}");
+    }
+
+    #[test]
+    fn nameservers_default_port_53() {
+        let s = parse("log_list = \"x\"\n[dns]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]").unwrap();
+        assert_eq!(s.nameservers[0].port(), 5353);
+        assert_eq!(s.nameservers[1].port(), 53);
+    }
+}

@@ -1,0 +1,675 @@
+//! One task per log: fetch and verify tree heads, download entries in parallel, restore order,
+//! verify the downloaded prefix against the signed root, and commit entries with the cursor.
+//!
+//! The invariant this module keeps: **nothing is committed before it is verified.** A batch of
+//! entries `[c, m)` is committed only after the Merkle root of `[0, m)` (from the persisted
+//! compact range plus the batch's leaf hashes) is proven to be a prefix of a signed tree head:
+//! equal to its root when `m` is its size, otherwise through an RFC 6962 consistency proof or,
+//! for tiled logs, through the log's hash tiles. A failure leaves the cursor where it was and
+//! records a `log_misbehaviour` finding.
+
+use crate::batch::BatchBuilder;
+use crate::config::{FetchSettings, LogSource};
+use crate::misbehaviour::{HeadRelation, Misbehaviour, relate};
+use crate::process::{EntryContext, IssuerCache, ProcessedEntry, process_rfc6962, process_tile_leaf};
+use crate::sequencer::Sequencer;
+use crate::watch::{KnownLogs, Watchlist};
+use crate::{MonitorObserver, StoreHandle};
+use ctwatch_client::{FetchError, HttpConfig, RequestBudget, Rfc6962Client, StaticClient};
+use ctwatch_ct::Hash;
+use ctwatch_ct::loglist::LogEndpoint;
+use ctwatch_ct::merkle::CompactRange;
+use ctwatch_ct::sth::{LogKey, SignedTreeHead, TreeHead};
+use ctwatch_store::{LogCheckpoint, LogIdentity, LogObservation, StoreError, VerifiedHead};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Why a round stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    #[error("log misbehaved: {}", .0.name())]
+    Misbehaved(Misbehaviour),
+    #[error("fetch failed: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How a log is read.
+#[derive(Debug, Clone)]
+enum Access {
+    Rfc6962(Rfc6962Client),
+    Tiled { client: StaticClient, origin: String },
+}
+
+/// Everything shared by the followers of one monitor.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub store: StoreHandle,
+    pub watch: Arc<Watchlist>,
+    pub known_logs: Arc<KnownLogs>,
+    pub observer: Arc<dyn MonitorObserver>,
+    pub commit_entries: u64,
+    pub http: HttpConfig,
+    pub partial_tile_delay: Duration,
+}
+
+/// The follower of one log.
+#[derive(Debug)]
+pub struct LogFollower {
+    name: String,
+    log_id: Hash,
+    key: LogKey,
+    mmd: u64,
+    fetch: FetchSettings,
+    access: Access,
+    shared: Shared,
+    /// What the store holds: entries `[0, committed.cursor)` verified.
+    committed: LogCheckpoint,
+    /// Compact range of the committed entries.
+    committed_range: CompactRange,
+    /// Tiled logs: a partial last tile is fetched only once it stayed partial this long.
+    partial_since: Option<(u64, Instant)>,
+}
+
+impl LogFollower {
+    /// Open the log's state in the store and build its client.
+    pub async fn open(source: &LogSource, shared: Shared) -> Result<LogFollower, RoundError> {
+        let key = LogKey::from_spki_der(&source.key_der)
+            .map_err(|e| RoundError::Internal(format!("log {}: key: {e}", source.name)))?;
+        let budget =
+            Arc::new(RequestBudget::new(source.fetch.requests_per_second, source.fetch.concurrency.max(1) as u32));
+        let (access, url) = match &source.endpoint {
+            LogEndpoint::Rfc6962 { url } => {
+                let c = Rfc6962Client::new(url, &shared.http)?.with_budget(budget);
+                (Access::Rfc6962(c), url.clone())
+            }
+            LogEndpoint::Static { submission_url, monitoring_url } => {
+                let c = StaticClient::new(monitoring_url, &shared.http)?.with_budget(budget);
+                let origin = ctwatch_ct::checkpoint::origin_from_url(submission_url);
+                (Access::Tiled { client: c, origin }, monitoring_url.clone())
+            }
+        };
+        let identity = LogIdentity { log_id: key.log_id, name: source.name.clone(), url };
+        let committed = shared.store.call(move |s| s.open_log(&identity)).await?;
+        let committed_range = CompactRange::from_parts(committed.cursor, committed.peaks.clone()).map_err(|e| {
+            RoundError::Store(StoreError::Corrupt(format!("log {}: stored compact range: {e}", source.name)))
+        })?;
+        Ok(LogFollower {
+            name: source.name.clone(),
+            log_id: key.log_id,
+            key,
+            mmd: source.mmd,
+            fetch: source.fetch.clone(),
+            access,
+            shared,
+            committed,
+            committed_range,
+            partial_since: None,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Entries verified and stored.
+    pub fn cursor(&self) -> u64 {
+        self.committed.cursor
+    }
+
+    /// The verified tree size.
+    pub fn verified_size(&self) -> Option<u64> {
+        self.committed.verified_head.as_ref().map(|h| h.tree_size)
+    }
+
+    /// One poll: fetch and check the head, then download and commit everything up to it (up to
+    /// `limit` entries at most when given). Returns the verified head's size.
+    pub async fn round(&mut self, limit: Option<u64>, cancel: &CancellationToken) -> Result<u64, RoundError> {
+        let sth = self.fetch_head().await?;
+        let now = unix_now();
+        self.check_head(&sth, now).await?;
+        let target = match limit {
+            Some(l) => sth.head.tree_size.min(l),
+            None => sth.head.tree_size,
+        };
+        if self.committed.cursor < target {
+            match self.access.clone() {
+                Access::Rfc6962(client) => self.download_rfc6962(&client, &sth, target, cancel).await?,
+                Access::Tiled { client, .. } => self.download_tiled(&client, &sth, target, cancel).await?,
+            }
+        }
+        Ok(sth.head.tree_size)
+    }
+
+    async fn fetch_head(&mut self) -> Result<SignedTreeHead, RoundError> {
+        match &self.access {
+            Access::Rfc6962(c) => {
+                let sth = c.get_sth().await?;
+                if let Err(e) = ctwatch_ct::sth::verify_sth(&self.key, &sth) {
+                    return Err(self
+                        .misbehaved(Misbehaviour::BadSignature { head: sth.head, detail: e.to_string() })
+                        .await);
+                }
+                Ok(sth)
+            }
+            Access::Tiled { client, origin } => {
+                let text = client.get_checkpoint().await?;
+                let parsed = ctwatch_ct::checkpoint::parse_checkpoint(&text);
+                let result = parsed.and_then(|cp| ctwatch_ct::checkpoint::verify_checkpoint(&cp, origin, &self.key));
+                match result {
+                    Ok(sth) => Ok(sth),
+                    Err(e) => {
+                        let head = TreeHead { tree_size: 0, timestamp: 0, root_hash: ctwatch_ct::sha256(&text) };
+                        Err(self
+                            .misbehaved(Misbehaviour::BadSignature { head, detail: format!("checkpoint: {e}") })
+                            .await)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signature is checked; now relate the head to the verified one.
+    async fn check_head(&mut self, sth: &SignedTreeHead, now: i64) -> Result<(), RoundError> {
+        self.shared.observer.on_head(&self.name, &sth.head);
+        let verified = self.committed.verified_head.as_ref().map(to_tree_head);
+        let mut findings = Vec::new();
+        let age_secs = now - (sth.head.timestamp / 1000) as i64;
+        if age_secs > self.mmd as i64 {
+            let m = Misbehaviour::StaleHead { head: sth.head, age_secs, mmd: self.mmd };
+            self.shared.observer.on_misbehaviour(&self.name, &m);
+            findings.push(m.to_finding(&self.name, &self.log_id, now));
+        }
+        let new_verified = match relate(verified.as_ref(), &sth.head) {
+            HeadRelation::First => Some(sth.clone()),
+            HeadRelation::Unchanged => None,
+            HeadRelation::Rollback => {
+                let v = verified.unwrap_or(sth.head);
+                return Err(self.misbehaved(Misbehaviour::Rollback { verified: v, seen: sth.head }).await);
+            }
+            HeadRelation::SameSizeDifferentRoot => {
+                let v = verified.unwrap_or(sth.head);
+                let m = Misbehaviour::Inconsistent {
+                    verified: v,
+                    seen: sth.head,
+                    detail: "same tree size, different root".into(),
+                };
+                return Err(self.misbehaved(m).await);
+            }
+            HeadRelation::Grown { from } => {
+                let v = verified.unwrap_or(sth.head);
+                if let Err(detail) = self.prove_consistency(from, &v, sth).await? {
+                    let m = Misbehaviour::Inconsistent { verified: v, seen: sth.head, detail };
+                    return Err(self.misbehaved(m).await);
+                }
+                Some(sth.clone())
+            }
+        };
+        let verified_head = new_verified.as_ref().map(to_verified_head);
+        if let Some(h) = &verified_head {
+            self.committed.verified_head = Some(h.clone());
+        }
+        let obs = LogObservation {
+            log_id: self.log_id,
+            seen_tree_size: Some(sth.head.tree_size),
+            seen_timestamp_ms: Some(sth.head.timestamp),
+            verified_head,
+            findings,
+            at: now,
+        };
+        self.shared.store.call(move |s| s.record_observation(&obs)).await?;
+        Ok(())
+    }
+
+    /// Prove that the verified head (size `from`) is a prefix of `sth`. Returns `Ok(Err(why))`
+    /// when the log's answer disproves it.
+    async fn prove_consistency(
+        &mut self,
+        from: u64,
+        verified: &TreeHead,
+        sth: &SignedTreeHead,
+    ) -> Result<Result<(), String>, RoundError> {
+        match self.access.clone() {
+            Access::Rfc6962(client) => {
+                let proof = client.get_consistency(from, sth.head.tree_size).await?;
+                Ok(ctwatch_ct::merkle::verify_consistency(
+                    from,
+                    sth.head.tree_size,
+                    &verified.root_hash,
+                    &sth.head.root_hash,
+                    &proof,
+                )
+                .map_err(|e| e.to_string()))
+            }
+            Access::Tiled { client, .. } => {
+                // Rebuild the new root from the verified head's right edge plus the log's
+                // tiles: only possible from a position we hold the compact range for, i.e. the
+                // cursor when it equals the verified size. Otherwise the check happens when the
+                // entries are downloaded (their root must equal the new head's root).
+                if self.committed.cursor != from {
+                    return Ok(Ok(()));
+                }
+                let mut tiles = TileCache::default();
+                let root = tiled_root(&client, &mut tiles, &self.committed_range, sth.head.tree_size).await?;
+                Ok(if root == sth.head.root_hash {
+                    Ok(())
+                } else {
+                    Err("verified tree is not a prefix of the new checkpoint's tree (tile hashes)".into())
+                })
+            }
+        }
+    }
+
+    /// Record a misbehaviour finding and return the error that stops the round.
+    async fn misbehaved(&mut self, m: Misbehaviour) -> RoundError {
+        tracing::warn!(log = %self.name, kind = m.name(), ?m, "log misbehaviour");
+        self.shared.observer.on_misbehaviour(&self.name, &m);
+        let now = unix_now();
+        let obs = LogObservation {
+            log_id: self.log_id,
+            seen_tree_size: None,
+            seen_timestamp_ms: None,
+            verified_head: None,
+            findings: vec![m.to_finding(&self.name, &self.log_id, now)],
+            at: now,
+        };
+        if let Err(e) = self.shared.store.call(move |s| s.record_observation(&obs)).await {
+            return RoundError::Store(e);
+        }
+        RoundError::Misbehaved(m)
+    }
+
+    fn entry_context(&self) -> (Hash, String, Arc<Watchlist>, Arc<KnownLogs>) {
+        (self.log_id, self.name.clone(), self.shared.watch.clone(), self.shared.known_logs.clone())
+    }
+
+    // ---------------------------------------------------------------- RFC 6962
+
+    async fn download_rfc6962(
+        &mut self,
+        client: &Rfc6962Client,
+        sth: &SignedTreeHead,
+        target: u64,
+        cancel: &CancellationToken,
+    ) -> Result<(), RoundError> {
+        let batch_size = self.fetch.batch_size.max(1);
+        let concurrency = self.fetch.concurrency.max(1);
+        // How far ahead of the sequencer downloads may run: bounds memory.
+        let window = batch_size * concurrency as u64 * 4;
+        let start = self.committed.cursor;
+        let mut seq: Sequencer<ProcessedEntry> = Sequencer::new(start);
+        let mut next = start;
+        let mut gaps: VecDeque<(u64, u64)> = VecDeque::new();
+        let mut tasks: JoinSet<Result<(u64, u64, Vec<ProcessedEntry>), FetchError>> = JoinSet::new();
+        let mut range = self.committed_range.clone();
+        let mut batch = BatchBuilder::default();
+        let mut failure: Option<RoundError> = None;
+        loop {
+            while failure.is_none() && !cancel.is_cancelled() && tasks.len() < concurrency {
+                let (s, e) = if let Some(g) = gaps.pop_front() {
+                    g
+                } else if next < target && next < seq.next() + window {
+                    let e = (next + batch_size).min(target);
+                    let r = (next, e);
+                    next = e;
+                    r
+                } else {
+                    break;
+                };
+                let client = client.clone();
+                let (log_id, log_name, watch, known) = self.entry_context();
+                tasks.spawn(async move {
+                    let raw = client.get_entries(s, e - 1).await?;
+                    let ctx = EntryContext { log_id, log_name: &log_name, watch: &watch, known_logs: &known };
+                    let mut cache = IssuerCache::default();
+                    let items = raw
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| process_rfc6962(&ctx, &mut cache, s + i as u64, &r.leaf_input, &r.extra_data))
+                        .collect();
+                    Ok((s, e, items))
+                });
+            }
+            let Some(joined) = tasks.join_next().await else { break };
+            match joined {
+                Ok(Ok((s, e, items))) => {
+                    let got = items.len() as u64;
+                    if s + got < e {
+                        // Logs may return fewer entries than asked: fetch the rest next.
+                        gaps.push_front((s + got, e));
+                    }
+                    if let Err(err) = seq.insert(s, items) {
+                        failure.get_or_insert(RoundError::Internal(err.to_string()));
+                        continue;
+                    }
+                    for item in seq.pop_ready() {
+                        range.append(item.leaf_hash);
+                        batch.push(item, &self.shared.watch, unix_now());
+                        if batch.covered() >= self.shared.commit_entries && failure.is_none() {
+                            let full = std::mem::take(&mut batch);
+                            if let Err(e) = self.commit(full, &range, sth).await {
+                                failure = Some(e);
+                            }
+                        }
+                    }
+                    self.shared.observer.on_progress(&self.name, self.committed.cursor + batch.covered(), target);
+                }
+                Ok(Err(e)) => {
+                    failure.get_or_insert(RoundError::Fetch(e));
+                }
+                Err(join) => {
+                    failure.get_or_insert(RoundError::Internal(format!("download task failed: {join}")));
+                }
+            }
+        }
+        // Everything in order so far is committed if it verifies, whatever stopped the loop:
+        // work already done is not thrown away on an error or a shutdown.
+        if !batch.is_empty() && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_))) {
+            if let Err(e) = self.commit(batch, &range, sth).await {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        if cancel.is_cancelled() && self.committed.cursor < target {
+            return Err(RoundError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Verify `range` (the committed entries plus `batch`) against `sth` and commit.
+    async fn commit(
+        &mut self,
+        batch: BatchBuilder,
+        range: &CompactRange,
+        sth: &SignedTreeHead,
+    ) -> Result<(), RoundError> {
+        let m = range.size();
+        if let Err(detail) = self.verify_prefix(range, sth).await? {
+            let mis = Misbehaviour::EntriesDoNotMatch { head: sth.head, covered: m, detail };
+            return Err(self.misbehaved(mis).await);
+        }
+        let previous = self.committed.cursor;
+        let checkpoint = LogCheckpoint {
+            log_id: self.log_id,
+            cursor: m,
+            peaks: range.peaks().to_vec(),
+            verified_head: Some(to_verified_head(sth)),
+        };
+        let commit = batch.into_commit(self.log_id, previous, checkpoint.clone());
+        let outcome = self.shared.store.call(move |s| s.commit(&commit)).await?;
+        self.committed = checkpoint;
+        self.committed_range = range.clone();
+        self.shared.observer.on_commit(&self.name, previous, m, &outcome);
+        Ok(())
+    }
+
+    /// `Ok(Ok(()))`: the first `range.size()` entries are a prefix of `sth`'s tree.
+    async fn verify_prefix(
+        &mut self,
+        range: &CompactRange,
+        sth: &SignedTreeHead,
+    ) -> Result<Result<(), String>, RoundError> {
+        let m = range.size();
+        let n = sth.head.tree_size;
+        if m == n {
+            return Ok(if range.root() == sth.head.root_hash {
+                Ok(())
+            } else {
+                Err(format!(
+                    "root of entries [0, {m}) is {} but the tree head signs {}",
+                    hex::encode(range.root()),
+                    hex::encode(sth.head.root_hash)
+                ))
+            });
+        }
+        if m > n {
+            return Ok(Err(format!("{m} entries downloaded for a tree of {n}")));
+        }
+        match self.access.clone() {
+            Access::Rfc6962(client) => {
+                let proof = client.get_consistency(m, n).await?;
+                Ok(ctwatch_ct::merkle::verify_consistency(m, n, &range.root(), &sth.head.root_hash, &proof)
+                    .map_err(|e| format!("entries [0, {m}) are not a prefix of the tree of {n}: {e}")))
+            }
+            Access::Tiled { client, .. } => {
+                let mut tiles = TileCache::default();
+                let root = tiled_root(&client, &mut tiles, range, n).await?;
+                Ok(if root == sth.head.root_hash {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "entries [0, {m}) with the log's tiles give root {} but the checkpoint signs {}",
+                        hex::encode(root),
+                        hex::encode(sth.head.root_hash)
+                    ))
+                })
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- static-ct-api
+
+    async fn download_tiled(
+        &mut self,
+        client: &StaticClient,
+        sth: &SignedTreeHead,
+        target: u64,
+        cancel: &CancellationToken,
+    ) -> Result<(), RoundError> {
+        const W: u64 = ctwatch_ct::tile::TILE_WIDTH;
+        let n = sth.head.tree_size;
+        // Prefer full tiles: the last partial tile is fetched only when it stayed partial for
+        // a while, or when the caller asked for everything up to a limit below the head.
+        let mut end = target;
+        if end == n && end % W != 0 {
+            let tile = end / W;
+            let waited = match self.partial_since {
+                Some((t, since)) if t == tile => since.elapsed() >= self.shared.partial_tile_delay,
+                _ => {
+                    self.partial_since = Some((tile, Instant::now()));
+                    self.shared.partial_tile_delay.is_zero()
+                }
+            };
+            if !waited {
+                end = tile * W;
+            }
+        }
+        let start = self.committed.cursor;
+        if end <= start {
+            return Ok(());
+        }
+        let concurrency = self.fetch.concurrency.max(1);
+        let first_tile = start / W;
+        let last_tile = (end - 1) / W;
+        let window_tiles = concurrency as u64 * 4;
+        let issuers: Arc<Mutex<HashMap<Hash, Option<Hash>>>> = Arc::default();
+        let mut seq: Sequencer<ProcessedEntry> = Sequencer::new(start);
+        let mut next_tile = first_tile;
+        let mut tasks: JoinSet<Result<(u64, Vec<ProcessedEntry>), RoundError>> = JoinSet::new();
+        let mut range = self.committed_range.clone();
+        let mut batch = BatchBuilder::default();
+        let mut failure: Option<RoundError> = None;
+        loop {
+            while failure.is_none()
+                && !cancel.is_cancelled()
+                && tasks.len() < concurrency
+                && next_tile <= last_tile
+                && next_tile < seq.next() / W + window_tiles
+            {
+                let t = next_tile;
+                next_tile += 1;
+                let tile_start = t * W;
+                let width = (end - tile_start).min(W);
+                let skip = start.saturating_sub(tile_start);
+                let client = client.clone();
+                let issuers = issuers.clone();
+                let (log_id, log_name, watch, known) = self.entry_context();
+                tasks.spawn(async move {
+                    let bytes = client.get_data_tile(t, width).await?;
+                    let leaves = ctwatch_ct::wire::decode_data_tile(&bytes).map_err(|e| {
+                        RoundError::Misbehaved(Misbehaviour::BadResponse {
+                            detail: format!("data tile {t} (width {width}): {e}"),
+                        })
+                    })?;
+                    if leaves.len() as u64 != width {
+                        return Err(RoundError::Misbehaved(Misbehaviour::BadResponse {
+                            detail: format!("data tile {t}: {} entries, expected {width}", leaves.len()),
+                        }));
+                    }
+                    // Resolve the issuers of x509 entries by fingerprint (cached per round).
+                    for leaf in &leaves {
+                        if let (ctwatch_ct::wire::SignedEntry::X509(_), Some(fp)) =
+                            (&leaf.entry.signed_entry, leaf.chain_fingerprints.first())
+                        {
+                            let known_fp = issuers.lock().map(|m| m.contains_key(fp)).unwrap_or(false);
+                            if !known_fp {
+                                let spki = match client.get_issuer(fp).await {
+                                    Ok(der) if ctwatch_ct::sha256(&der) == *fp => {
+                                        ctwatch_cert::facts::spki_sha256_of_cert(&der).ok()
+                                    }
+                                    Ok(_) => None,
+                                    Err(FetchError::Status { status: 404, .. }) => None,
+                                    Err(e) => return Err(RoundError::Fetch(e)),
+                                };
+                                if let Ok(mut m) = issuers.lock() {
+                                    m.insert(*fp, spki);
+                                }
+                            }
+                        }
+                    }
+                    let ctx = EntryContext { log_id, log_name: &log_name, watch: &watch, known_logs: &known };
+                    let map = issuers.lock().map(|m| m.clone()).unwrap_or_default();
+                    let items = leaves
+                        .into_iter()
+                        .enumerate()
+                        .skip(skip as usize)
+                        .map(|(i, leaf)| {
+                            let issuer = leaf.chain_fingerprints.first().and_then(|fp| map.get(fp).copied().flatten());
+                            process_tile_leaf(&ctx, tile_start + i as u64, leaf, issuer)
+                        })
+                        .collect();
+                    Ok((tile_start + skip, items))
+                });
+            }
+            let Some(joined) = tasks.join_next().await else { break };
+            match joined {
+                Ok(Ok((s, items))) => {
+                    if let Err(err) = seq.insert(s, items) {
+                        failure.get_or_insert(RoundError::Internal(err.to_string()));
+                        continue;
+                    }
+                    for item in seq.pop_ready() {
+                        range.append(item.leaf_hash);
+                        batch.push(item, &self.shared.watch, unix_now());
+                        // Commit on tile boundaries so the hash-tile check stays cheap.
+                        if batch.covered() >= self.shared.commit_entries && range.size() % W == 0 && failure.is_none() {
+                            let full = std::mem::take(&mut batch);
+                            if let Err(e) = self.commit(full, &range, sth).await {
+                                failure = Some(e);
+                            }
+                        }
+                    }
+                    self.shared.observer.on_progress(&self.name, self.committed.cursor + batch.covered(), end);
+                }
+                Ok(Err(RoundError::Misbehaved(m))) => {
+                    let e = self.misbehaved(m).await;
+                    failure.get_or_insert(e);
+                }
+                Ok(Err(e)) => {
+                    failure.get_or_insert(e);
+                }
+                Err(join) => {
+                    failure.get_or_insert(RoundError::Internal(format!("download task failed: {join}")));
+                }
+            }
+        }
+        if !batch.is_empty() && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_))) {
+            if let Err(e) = self.commit(batch, &range, sth).await {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        if cancel.is_cancelled() && self.committed.cursor < end {
+            return Err(RoundError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+/// Hash tiles fetched during one verification.
+#[derive(Debug, Default)]
+struct TileCache {
+    tiles: HashMap<(u8, u64, u64), Vec<Hash>>,
+}
+
+/// The root of the tree of `n` leaves whose first `range.size()` leaves we hold as `range`,
+/// completing the right side from the log's hash tiles: at each position take the largest
+/// aligned perfect subtree that fits, whose root is computed from at most 128 hashes of one
+/// tile. Tile contents need no trust: a wrong hash just gives a root that does not match.
+async fn tiled_root(
+    client: &StaticClient,
+    tiles: &mut TileCache,
+    range: &CompactRange,
+    n: u64,
+) -> Result<Hash, RoundError> {
+    let mut acc = range.clone();
+    let mut p = acc.size();
+    while p < n {
+        let mut h = if p == 0 { 63 } else { p.trailing_zeros() };
+        while h > 0 && (1u64 << h) > n - p {
+            h -= 1;
+        }
+        let level = (h / 8) as u8;
+        let shift = 8 * u32::from(level);
+        // Node indices at tree height 8·level covered by the subtree [p, p + 2^h).
+        let first = p >> shift;
+        let count = 1u64 << (h - shift);
+        let tile_index = first / 256;
+        let published = (n >> shift) - tile_index * 256;
+        let width = published.min(256);
+        let key = (level, tile_index, width);
+        if !tiles.tiles.contains_key(&key) {
+            let hashes = client.get_hash_tile(level, tile_index, width).await?;
+            tiles.tiles.insert(key, hashes);
+        }
+        let hashes = &tiles.tiles[&key];
+        let offset = (first - tile_index * 256) as usize;
+        let slice = hashes
+            .get(offset..offset + count as usize)
+            .ok_or_else(|| RoundError::Internal(format!("hash tile {level}/{tile_index} too short")))?;
+        let root = ctwatch_ct::merkle::root_from_leaf_hashes(slice);
+        acc.append_subtree(h, root).map_err(|e| RoundError::Internal(format!("tile subtree: {e}")))?;
+        p += 1u64 << h;
+    }
+    Ok(acc.root())
+}
+
+fn to_tree_head(v: &VerifiedHead) -> TreeHead {
+    TreeHead { tree_size: v.tree_size, timestamp: v.timestamp_ms, root_hash: v.root_hash }
+}
+
+fn to_verified_head(sth: &SignedTreeHead) -> VerifiedHead {
+    VerifiedHead {
+        tree_size: sth.head.tree_size,
+        timestamp_ms: sth.head.timestamp,
+        root_hash: sth.head.root_hash,
+        signature: sth.signature.clone(),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
