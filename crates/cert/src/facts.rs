@@ -312,7 +312,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<(Cow<'_, str>, Option<&'stat
                 [hi, lo] => u16::from_be_bytes([*hi, *lo]),
                 _ => 0xdc00, // an odd trailing byte: force a decoding error
             });
-            let mut problem = (content.len() % 2 != 0).then_some("odd-length BMPString");
+            let mut problem = (!content.len().is_multiple_of(2)).then_some("odd-length BMPString");
             let s = char::decode_utf16(units)
                 .map(|r| {
                     r.unwrap_or_else(|_| {
@@ -325,7 +325,8 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<(Cow<'_, str>, Option<&'stat
         }
         // UniversalString: UTF-32BE.
         0x1c => {
-            let mut problem = (content.len() % 4 != 0).then_some("UniversalString length not a multiple of 4");
+            let mut problem =
+                (!content.len().is_multiple_of(4)).then_some("UniversalString length not a multiple of 4");
             let s = content
                 .chunks(4)
                 .map(|c| {
@@ -622,10 +623,11 @@ fn extensions(fields: &TbsFields<'_>, facts: &mut CertFacts, errors: &mut Errors
         let value = ext.value;
         match ext.oid {
             oid::SUBJECT_ALT_NAME => subject_alt_names(value, facts, errors),
-            oid::SUBJECT_KEY_ID => match complete(name, KeyIdentifier::from_der(value), errors) {
-                Some(ki) => facts.subject_key_id = Some(ki.0.to_vec()),
-                None => {}
-            },
+            oid::SUBJECT_KEY_ID => {
+                if let Some(ki) = complete(name, KeyIdentifier::from_der(value), errors) {
+                    facts.subject_key_id = Some(ki.0.to_vec());
+                }
+            }
             oid::AUTHORITY_KEY_ID => {
                 if let Some(aki) = complete(name, AuthorityKeyIdentifier::from_der(value), errors) {
                     facts.authority_key_id = aki.key_identifier.map(|k| k.0.to_vec());
@@ -801,5 +803,336 @@ fn policies(value: &[u8], facts: &mut CertFacts, errors: &mut Errors) {
     };
     if let Err(e) = walk() {
         errors.push(FIELD, e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn facts_with(exts: &[Vec<u8>]) -> CertFacts {
+        cert_facts(&cert(&tbs_with(&name("ca"), &name("leaf"), &p256_spki(), Some(exts)))).unwrap()
+    }
+
+    #[test]
+    fn basic_fields() {
+        let der = cert(&tbs_with(&name("ca"), &name("leaf"), &p256_spki(), None));
+        let f = cert_facts(&der).unwrap();
+        assert_eq!(f.serial, [1, 2, 3]);
+        assert_eq!((f.issuer.as_str(), f.subject.as_str()), ("CN=ca", "CN=leaf"));
+        assert_eq!(f.common_names, ["leaf"]);
+        assert_eq!((f.not_before, f.not_after), (1_672_531_200, 1_704_067_200));
+        assert_eq!(f.spki_sha256, ctwatch_ct::sha256(&p256_spki()));
+        assert_eq!((f.key_algorithm.as_str(), f.key_bits), ("ecdsa", Some(256)));
+        assert_eq!(f.key_curve.as_deref(), Some("1.2.840.10045.3.1.7"));
+        let mut point = vec![0x04];
+        point.extend([0x11; 64]);
+        assert_eq!(f.key_material_sha256, Some(ctwatch_ct::sha256(&point)));
+        assert_eq!(f.validation_type, ValidationType::Unknown);
+        assert!(!f.is_ca && !f.is_precert && f.embedded_scts.is_empty());
+        assert!(f.field_errors.is_empty(), "{:?}", f.field_errors);
+        assert_eq!(spki_der_of_cert(&der).unwrap(), p256_spki());
+        assert_eq!(spki_sha256_of_cert(&der).unwrap(), f.spki_sha256);
+    }
+
+    #[test]
+    fn rsa_and_ed25519_keys() {
+        // 2048-bit modulus with the DER sign byte, as every real RSA key has.
+        let mut modulus = vec![0x00, 0xc5];
+        modulus.extend([0x5a; 255]);
+        let mut rsa_key = tlv(der::TAG_INTEGER, &modulus);
+        rsa_key.extend(tlv(der::TAG_INTEGER, &[1, 0, 1]));
+        let mut bits = vec![0];
+        bits.extend(tlv(der::TAG_SEQUENCE, &rsa_key));
+        let mut alg = tlv(der::TAG_OID, OID_RSA);
+        alg.extend([0x05, 0x00]);
+        let mut spki = tlv(der::TAG_SEQUENCE, &alg);
+        spki.extend(tlv(der::TAG_BIT_STRING, &bits));
+        let spki = tlv(der::TAG_SEQUENCE, &spki);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &name("leaf"), &spki, None))).unwrap();
+        assert_eq!((f.key_algorithm.as_str(), f.key_bits, f.key_curve.as_deref()), ("rsa", Some(2048), None));
+        assert_eq!(f.key_material_sha256, Some(ctwatch_ct::sha256(&modulus[1..])));
+
+        let mut spki = tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, OID_ED25519));
+        let mut key = vec![0];
+        key.extend([9; 32]);
+        spki.extend(tlv(der::TAG_BIT_STRING, &key));
+        let spki = tlv(der::TAG_SEQUENCE, &spki);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &name("leaf"), &spki, None))).unwrap();
+        assert_eq!((f.key_algorithm.as_str(), f.key_bits), ("ed25519", Some(256)));
+        assert_eq!(f.key_material_sha256, Some(ctwatch_ct::sha256(&[9; 32])));
+
+        // An unknown algorithm is named by OID; a BIT STRING with unused bits is reported.
+        let mut spki = tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x2a, 0x03]));
+        spki.extend(tlv(der::TAG_BIT_STRING, &[3, 0xf8]));
+        let spki = tlv(der::TAG_SEQUENCE, &spki);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &name("leaf"), &spki, None))).unwrap();
+        assert_eq!((f.key_algorithm.as_str(), f.key_bits, f.key_material_sha256), ("1.2.3", None, None));
+        assert_eq!(f.field_errors, ["subjectPublicKey: BIT STRING is empty or has unused bits"]);
+    }
+
+    #[test]
+    fn magnitude_bits() {
+        assert_eq!(unsigned_magnitude(&[]), (&[][..], 0));
+        assert_eq!(unsigned_magnitude(&[0, 0]), (&[][..], 0));
+        assert_eq!(unsigned_magnitude(&[0, 1]), (&[1][..], 1));
+        assert_eq!(unsigned_magnitude(&[0x80, 0]), (&[0x80, 0][..], 16));
+        assert_eq!(unsigned_magnitude(&[0x00, 0x7f, 0xff]), (&[0x7f, 0xff][..], 15));
+    }
+
+    #[test]
+    fn name_formatting_matches_rfc4514() {
+        const O: &[u8] = &[0x55, 0x04, 0x0a];
+        const C: &[u8] = &[0x55, 0x04, 0x06];
+        const DC: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
+        const EMAIL: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
+        let subject = name_of(&[
+            (C, 0x13, b"US"),
+            (DC, 0x16, b"example"),
+            (O, 0x0c, b"A, B + \"C\" <D>; E\\"),
+            (O, 0x1e, &[0x00, 0x41, 0x00, 0xe9]),             // BMPString "Aé"
+            (O, 0x1c, &[0, 0, 0, 0x42, 0, 0x01, 0xf6, 0x00]), // UniversalString "B😀"
+            (O, 0x14, &[0x4d, 0xfc]),                         // TeletexString, Latin-1 "Mü"
+            (O, 0x0c, b"#lead and trail "),
+            (O, 0x0c, b" space"),
+            (EMAIL, 0x16, b"a@b.c"),
+            (O, 0x02, &[0x05]), // not a string
+            (CN, 0x0c, b"last"),
+        ]);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &subject, &p256_spki(), None))).unwrap();
+        assert_eq!(
+            f.subject,
+            "CN=last,O=#020105,1.2.840.113549.1.9.1=a@b.c,O=\\ space,O=\\#lead and trail\\ ,O=Mü,O=B😀,O=Aé,\
+             O=A\\, B \\+ \\\"C\\\" \\<D\\>\\; E\\\\,DC=example,C=US"
+        );
+        assert_eq!(f.common_names, ["last"]);
+        assert!(f.field_errors.is_empty(), "{:?}", f.field_errors);
+
+        // A multi-valued RDN joins with '+', in encoded order; CNs keep certificate order.
+        let mut rdn = Vec::new();
+        for cn in ["a", "b"] {
+            let mut atv = tlv(der::TAG_OID, CN);
+            atv.extend(tlv(0x13, cn.as_bytes()));
+            rdn.extend(tlv(der::TAG_SEQUENCE, &atv));
+        }
+        let mut content = tlv(der::TAG_SET, &rdn);
+        content.extend(&name("c")[2..]);
+        let subject = tlv(der::TAG_SEQUENCE, &content);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &subject, &p256_spki(), None))).unwrap();
+        assert_eq!(f.subject, "CN=c,CN=a+CN=b");
+        assert_eq!(f.common_names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn bad_name_strings_are_field_errors() {
+        let subject = name_of(&[
+            (CN, 0x0c, b"bad\xff"),
+            (CN, 0x1e, &[0x00, 0x41, 0x00]),
+            (CN, 0x1e, &[0xd8, 0x00]),
+            (CN, 0x1c, &[0x00, 0x11, 0x00, 0x00]),
+            (CN, 0x0c, b"nul\0here"),
+        ]);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &subject, &p256_spki(), None))).unwrap();
+        assert_eq!(f.common_names, ["bad\u{fffd}", "A\u{fffd}", "\u{fffd}", "\u{fffd}", "nul\\0here"]);
+        assert!(f.subject.starts_with("CN=nul\\00here,"), "{}", f.subject);
+        // Reported in the RFC 4514 order the name is walked in (last RDN first).
+        assert_eq!(
+            f.field_errors,
+            [
+                "subject CN: contains NUL bytes (written as \\0)",
+                "subject: invalid code point in UniversalString",
+                "subject: invalid UTF-16 in BMPString",
+                "subject: odd-length BMPString",
+                "subject: invalid UTF-8",
+            ]
+        );
+        // A broken RDN structure keeps what came before it.
+        let mut content = name("ok")[2..].to_vec();
+        content.extend(tlv(der::TAG_SEQUENCE, &[]));
+        let subject = tlv(der::TAG_SEQUENCE, &content);
+        let f = cert_facts(&cert(&tbs_with(&name("ca"), &subject, &p256_spki(), None))).unwrap();
+        assert_eq!(f.common_names, ["ok"]);
+        assert_eq!(f.field_errors, ["subject: RDN has tag 0x30, expected SET"]);
+    }
+
+    #[test]
+    fn subject_alt_names() {
+        let f = facts_with(&[san(&[
+            (0x82, b"example.com"),
+            (0x87, &[192, 0, 2, 1]),
+            (0x87, &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            (0x81, b"mail@example.com"),
+            (0x86, b"https://example.com/"),
+            (0x82, b"nul\0.example.com"),
+            (0x82, b"bad\xfe.example.com"),
+            (0x87, &[1, 2, 3]),
+        ])]);
+        assert_eq!(f.dns_names, ["example.com", "nul\\0.example.com", "bad\u{fffd}.example.com"]);
+        assert_eq!(f.ip_addresses, ["192.0.2.1", "2001:db8::1"]);
+        assert_eq!(
+            f.field_errors,
+            [
+                "subjectAltName: dNSName 5 contains NUL bytes (written as \\0)",
+                "subjectAltName: dNSName 6 is not valid UTF-8",
+                "subjectAltName: iPAddress 7 has 3 bytes",
+            ]
+        );
+        // A SAN that is not a SEQUENCE, or that breaks halfway, keeps the names before it.
+        let f = facts_with(&[ext(oid::SUBJECT_ALT_NAME, false, &[0x04, 0x00])]);
+        assert!(f.dns_names.is_empty());
+        assert_eq!(f.field_errors.len(), 1);
+        let mut broken = tlv(0x82, b"a.example");
+        broken.extend([0x82, 0x05, b'b']);
+        let f = facts_with(&[ext(oid::SUBJECT_ALT_NAME, false, &tlv(der::TAG_SEQUENCE, &broken))]);
+        assert_eq!(f.dns_names, ["a.example"]);
+        assert!(f.field_errors[0].starts_with("subjectAltName: entry 1:"), "{:?}", f.field_errors);
+    }
+
+    #[test]
+    fn many_sans_and_big_extensions_are_linear_and_bounded() {
+        let names: Vec<Vec<u8>> = (0..10_000).map(|i| format!("host{i}.example.com").into_bytes()).collect();
+        let entries: Vec<(u8, &[u8])> = names.iter().map(|n| (0x82, n.as_slice())).collect();
+        let unknown = ext(&[0x2a, 0x03, 0x04], false, &vec![0xab; 100_000]);
+        let start = std::time::Instant::now();
+        let f = facts_with(&[san(&entries), unknown.clone()]);
+        assert_eq!(f.dns_names.len(), 10_000);
+        assert_eq!(f.dns_names[9_999], "host9999.example.com");
+        assert!(f.field_errors.is_empty());
+
+        // 10,000 NUL names: every name kept, the error list capped.
+        let names: Vec<Vec<u8>> = (0..10_000).map(|i| format!("h{i}\0x").into_bytes()).collect();
+        let entries: Vec<(u8, &[u8])> = names.iter().map(|n| (0x82, n.as_slice())).collect();
+        let f = facts_with(&[san(&entries), unknown]);
+        assert_eq!(f.dns_names.len(), 10_000);
+        assert_eq!(f.field_errors.len(), MAX_FIELD_ERRORS + 1);
+        assert_eq!(
+            f.field_errors.last().unwrap(),
+            &format!("{} more field errors not kept", 10_000 - MAX_FIELD_ERRORS)
+        );
+        // Generous even for an unoptimised build; a quadratic walk over 10^4 names would not fit.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn extensions() {
+        const DV: &[u8] = &[0x67, 0x81, 0x0c, 0x01, 0x02, 0x01];
+        let policies = |oids: &[&[u8]]| {
+            let infos: Vec<u8> = oids.iter().flat_map(|o| tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, o))).collect();
+            ext(oid::CERTIFICATE_POLICIES, false, &tlv(der::TAG_SEQUENCE, &infos))
+        };
+        let bc = ext(oid::BASIC_CONSTRAINTS, true, &tlv(der::TAG_SEQUENCE, &[0x01, 0x01, 0xff]));
+        let ski = ext(oid::SUBJECT_KEY_ID, false, &tlv(der::TAG_OCTET_STRING, &[7; 20]));
+        let aki = ext(oid::AUTHORITY_KEY_ID, false, &tlv(der::TAG_SEQUENCE, &tlv(0x80, &[8; 20])));
+        let f = facts_with(&[policies(&[DV, &[0x2a, 0x03]]), bc, ski, aki]);
+        assert_eq!(f.policy_oids, ["2.23.140.1.2.1", "1.2.3"]);
+        assert_eq!(f.validation_type, ValidationType::Dv);
+        assert!(f.is_ca);
+        assert_eq!(f.subject_key_id, Some(vec![7; 20]));
+        assert_eq!(f.authority_key_id, Some(vec![8; 20]));
+        assert!(f.field_errors.is_empty(), "{:?}", f.field_errors);
+
+        // The most specific type wins whatever the order.
+        let f = facts_with(&[policies(&[POLICY_EV, POLICY_OV, DV])]);
+        assert_eq!(f.validation_type, ValidationType::Ev);
+        let f = facts_with(&[policies(&[DV, POLICY_IV, POLICY_OV])]);
+        assert_eq!(f.validation_type, ValidationType::Iv);
+        assert_eq!(ValidationType::Iv.as_str(), "iv");
+
+        // Duplicates: first used, reported. Broken extension values: reported, rest kept.
+        let f = facts_with(&[
+            san(&[(0x82, b"first.example")]),
+            san(&[(0x82, b"second.example")]),
+            ext(oid::BASIC_CONSTRAINTS, false, &[0x30, 0x03, 0x01]),
+            ext(oid::AUTHORITY_KEY_ID, false, &[0xff]),
+            tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x55, 0x1d, 0x0f])),
+            ext(oid::SUBJECT_KEY_ID, false, &tlv(der::TAG_OCTET_STRING, &[1])),
+        ]);
+        assert_eq!(f.dns_names, ["first.example"]);
+        assert_eq!(f.subject_key_id, Some(vec![1]));
+        assert_eq!(f.field_errors.len(), 4, "{:?}", f.field_errors);
+        assert!(f.field_errors[0].starts_with("subjectAltName: duplicate"));
+        assert!(f.field_errors[1].starts_with("basicConstraints: "));
+        assert!(f.field_errors[2].starts_with("authorityKeyIdentifier: "));
+        assert!(f.field_errors[3].starts_with("extensions: "));
+    }
+
+    #[test]
+    fn poison_and_scts() {
+        let f = facts_with(&[poison()]);
+        assert!(f.is_precert && f.field_errors.is_empty());
+        let f = facts_with(&[ext(oid::POISON, true, &[0x04, 0x00])]);
+        assert!(f.is_precert);
+        assert_eq!(f.field_errors, ["ctPoison: value is not NULL"]);
+
+        let a = sct_bytes(1, 1_700_000_000_000, &[], &[0xaa; 71]);
+        let b = sct_bytes(2, 1_700_000_000_001, &[1, 2], &[0xbb; 70]);
+        let f = facts_with(&[sct_list_ext(&[a, b.clone()])]);
+        assert_eq!(f.embedded_scts.len(), 2);
+        assert_eq!(f.embedded_scts[0].log_id, [1; 32]);
+        assert_eq!(f.embedded_scts[0].timestamp, 1_700_000_000_000);
+        let mut ds = vec![4, 3, 0, 71];
+        ds.extend([0xaa; 71]);
+        assert_eq!(f.embedded_scts[0].signature, ds);
+        assert_eq!(f.embedded_scts[1].extensions, [1, 2]);
+        assert!(f.field_errors.is_empty());
+
+        // An SCT of unknown version is skipped and reported; the others are kept.
+        let mut v2 = sct_bytes(3, 5, &[], &[1]);
+        v2[0] = 1;
+        let f = facts_with(&[sct_list_ext(&[v2, b])]);
+        assert_eq!(f.embedded_scts.len(), 1);
+        assert_eq!(f.field_errors, ["ctSCTList: SCT 0: unsupported SCT version 1"]);
+    }
+
+    #[test]
+    fn outer_structure() {
+        let good = cert(&tbs_with(&name("ca"), &name("leaf"), &p256_spki(), None));
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let f = cert_facts(&trailing).unwrap();
+        assert_eq!(f.field_errors, ["certificate: 1 unexpected bytes after the last element"]);
+
+        // A certificate without signature fields still gives facts.
+        let fields = crate::identity::split_certificate(&good).unwrap();
+        let unsigned = tlv(der::TAG_SEQUENCE, fields.tbs.raw);
+        let f = cert_facts(&unsigned).unwrap();
+        assert_eq!(f.field_errors, ["signature: expected tag 0x30, found end of input"]);
+
+        assert!(matches!(cert_facts(&[]), Err(CertError::Parse(_))));
+        assert!(matches!(cert_facts(b"not a certificate"), Err(CertError::Parse(_))));
+        assert!(matches!(cert_facts(&tlv(der::TAG_SEQUENCE, &tlv(der::TAG_SEQUENCE, &[]))), Err(CertError::Tbs(_))));
+        assert!(spki_sha256_of_cert(&[0x30, 0x00]).is_err());
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_safe() {
+        let der = cert(&tbs_with(
+            &name("ca"),
+            &name("leaf"),
+            &p256_spki(),
+            Some(&[
+                san(&[(0x82, b"a.example"), (0x87, &[1, 2, 3, 4])]),
+                poison(),
+                sct_list_ext(&[sct_bytes(1, 2, &[3], &[4; 8])]),
+                ext(oid::AUTHORITY_INFO_ACCESS, false, &[0x30, 0x00]),
+                ext(oid::CRL_DISTRIBUTION_POINTS, false, &[0x30, 0x00]),
+            ]),
+        ));
+        assert!(cert_facts(&der).unwrap().field_errors.is_empty());
+        for cut in 0..der.len() {
+            let _ = cert_facts(&der[..cut]);
+            let _ = spki_sha256_of_cert(&der[..cut]);
+        }
+        // Flip every byte: whatever comes out, nothing panics.
+        let mut copy = der.clone();
+        for i in 0..copy.len() {
+            for x in [0x00, 0xff, 0x80] {
+                let old = copy[i];
+                copy[i] = x;
+                let _ = cert_facts(&copy);
+                copy[i] = old;
+            }
+        }
     }
 }

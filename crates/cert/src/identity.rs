@@ -313,57 +313,10 @@ pub fn is_precert_signing_ca(cert_der: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        der::write_tlv(&mut out, tag, content);
-        out
-    }
-
-    fn ext(oid_content: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
-        let mut inner = tlv(der::TAG_OID, oid_content);
-        if critical {
-            inner.extend(tlv(der::TAG_BOOLEAN, &[0xff]));
-        }
-        inner.extend(tlv(der::TAG_OCTET_STRING, value));
-        tlv(der::TAG_SEQUENCE, &inner)
-    }
-
-    fn name(cn: &str) -> Vec<u8> {
-        let mut atv = tlv(der::TAG_OID, &[0x55, 0x04, 0x03]);
-        atv.extend(tlv(0x0c, cn.as_bytes()));
-        tlv(der::TAG_SEQUENCE, &tlv(der::TAG_SET, &tlv(der::TAG_SEQUENCE, &atv)))
-    }
-
-    /// A synthetic TBS with the given extensions (None = no `[3]` at all).
-    fn tbs(issuer: &str, exts: Option<&[Vec<u8>]>) -> Vec<u8> {
-        let mut c = tlv(0xa0, &tlv(der::TAG_INTEGER, &[2]));
-        c.extend(tlv(der::TAG_INTEGER, &[0x01, 0x02, 0x03]));
-        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])));
-        c.extend(name(issuer));
-        let mut validity = tlv(0x17, b"230101000000Z");
-        validity.extend(tlv(0x17, b"240101000000Z"));
-        c.extend(tlv(der::TAG_SEQUENCE, &validity));
-        c.extend(name("leaf"));
-        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_BIT_STRING, &[0, 4, 1, 2])));
-        if let Some(exts) = exts {
-            c.extend(tlv(0xa3, &tlv(der::TAG_SEQUENCE, &exts.concat())));
-        }
-        tlv(der::TAG_SEQUENCE, &c)
-    }
-
-    fn cert(tbs: &[u8]) -> Vec<u8> {
-        let mut c = tbs.to_vec();
-        c.extend(tlv(der::TAG_SEQUENCE, &tlv(der::TAG_OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])));
-        c.extend(tlv(der::TAG_BIT_STRING, &[0, 1, 2, 3]));
-        tlv(der::TAG_SEQUENCE, &c)
-    }
+    use crate::testutil::{cert, ext, poison, tbs, tlv};
 
     fn san() -> Vec<u8> {
-        ext(oid::SUBJECT_ALT_NAME, false, &tlv(der::TAG_SEQUENCE, &tlv(0x82, b"example.com")))
-    }
-    fn poison() -> Vec<u8> {
-        ext(oid::POISON, true, &[0x05, 0x00])
+        crate::testutil::san(&[(0x82, b"example.com")])
     }
     fn sct_list(len: usize) -> Vec<u8> {
         ext(oid::SCT_LIST, false, &tlv(der::TAG_OCTET_STRING, &vec![0u8; len]))

@@ -21,3 +21,6 @@ pub mod der;
 pub mod facts;
 pub mod identity;
 pub mod sct;
+
+#[cfg(test)]
+mod testutil;

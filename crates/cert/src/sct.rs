@@ -180,3 +180,149 @@ pub fn verify_embedded_scts(
         .collect();
     Ok(verdicts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+    fn sct(extensions: &[u8]) -> EmbeddedSct {
+        EmbeddedSct {
+            version: 0,
+            log_id: [9; 32],
+            timestamp: 0x0102_0304_0506_0708,
+            extensions: extensions.to_vec(),
+            signature: vec![4, 3, 0, 0],
+        }
+    }
+
+    #[test]
+    fn signed_data_layout() {
+        let data = precert_sct_signed_data(&sct(&[0xee]), &[7; 32], &[0x30, 0x00]);
+        let mut expected = vec![0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1];
+        expected.extend([7; 32]);
+        expected.extend([0, 0, 2, 0x30, 0x00, 0, 1, 0xee]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn lengths_saturate() {
+        let mut out = Vec::new();
+        push_len(&mut out, 0x01_0000, 2);
+        push_len(&mut out, 0x12_3456, 3);
+        push_len(&mut out, usize::MAX, 3);
+        assert_eq!(out, [0xff, 0xff, 0x12, 0x34, 0x56, 0xff, 0xff, 0xff]);
+    }
+
+    /// The extension value (OCTET STRING content) of an SCT-list extension.
+    fn list_value(scts: &[Vec<u8>]) -> Vec<u8> {
+        let ext_der = sct_list_ext(scts);
+        let (tlv, _) = der::read_tlv(&ext_der).unwrap();
+        Extension::parse(tlv).unwrap().value.to_vec()
+    }
+
+    #[test]
+    fn list_parsing_strict_and_partial() {
+        let a = sct_bytes(1, 10, &[], &[1, 2, 3]);
+        let b = sct_bytes(2, 20, &[5], &[4, 5]);
+        let value = list_value(&[a.clone(), b]);
+        let scts = parse_sct_list(&value).unwrap();
+        assert_eq!(scts.len(), 2);
+        assert_eq!(scts[0].signature, [4, 3, 0, 3, 1, 2, 3]);
+        assert_eq!((scts[1].log_id, scts[1].timestamp, scts[1].extensions.as_slice()), ([2; 32], 20, &[5][..]));
+        assert_eq!(parse_sct_list(&list_value(&[])).unwrap(), []);
+
+        // Every truncation (with the outer lengths fixed up or not) fails cleanly.
+        for cut in 0..value.len() {
+            assert!(parse_sct_list(&value[..cut]).is_err(), "cut {cut}");
+        }
+        for cut in 0..a.len() {
+            let (kept, problem) = parse_sct_list_partial(&list_value(&[sct_bytes(3, 1, &[], &[1]), a[..cut].to_vec()]));
+            assert_eq!(kept.len(), 1, "cut {cut}");
+            assert!(problem.unwrap().starts_with("SCT 1:"), "cut {cut}");
+        }
+        // Extra bytes inside one SCT, or after the list.
+        let mut long = a.clone();
+        long.push(0);
+        assert_eq!(
+            parse_sct_list(&list_value(&[long])),
+            Err(CertError::SctList("SCT 0: 1 bytes after the signature".into()))
+        );
+        let mut inner = Reader::new(&value).read(der::TAG_OCTET_STRING).unwrap().content.to_vec();
+        inner.push(0);
+        let mut padded = Vec::new();
+        der::write_tlv(&mut padded, der::TAG_OCTET_STRING, &inner);
+        assert!(parse_sct_list(&padded).is_err());
+        // Not an OCTET STRING.
+        assert!(parse_sct_list(&[0x30, 0x00]).is_err());
+    }
+
+    /// A certificate whose SCT is signed by a freshly generated P-256 log key.
+    #[test]
+    fn verify_round_trip_with_generated_log_key() {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let log_key = LogKey::from_spki_der(&p256_spki_with(pair.public_key().as_ref())).unwrap();
+
+        let issuer_key_hash = [0x42; 32];
+        let san = san(&[(0x82, b"example.com")]);
+        let precert_tbs = tbs("ca", Some(std::slice::from_ref(&san)));
+        let mut unsigned = sct(&[]);
+        unsigned.log_id = log_key.log_id;
+        let message = precert_sct_signed_data(&unsigned, &issuer_key_hash, &precert_tbs);
+        let sig = pair.sign(&rng, &message).unwrap();
+        let mut ds = vec![4, 3];
+        ds.extend((sig.as_ref().len() as u16).to_be_bytes());
+        ds.extend(sig.as_ref());
+        let mut serialized = vec![0];
+        serialized.extend(log_key.log_id);
+        serialized.extend(unsigned.timestamp.to_be_bytes());
+        serialized.extend([0, 0]);
+        serialized.extend(&ds);
+        let other_log = sct_bytes(0x77, 1, &[], &[4, 3, 0, 1, 0]);
+
+        let final_cert = cert(&tbs("ca", Some(&[san.clone(), sct_list_ext(&[serialized, other_log])])));
+        let key_for = |id: &Hash| (*id == log_key.log_id).then(|| log_key.clone());
+        let verdicts = verify_embedded_scts(&final_cert, &issuer_key_hash, &key_for).unwrap();
+        assert_eq!(
+            verdicts,
+            [
+                SctVerdict::Valid { log_id: log_key.log_id, timestamp: unsigned.timestamp },
+                SctVerdict::UnknownLog { log_id: [0x77; 32] },
+            ]
+        );
+        let json = serde_json::to_value(&verdicts[1]).unwrap();
+        assert_eq!(json["verdict"], "unknown_log");
+
+        // A different issuer, or a final certificate whose other fields changed, does not verify.
+        let verdicts = verify_embedded_scts(&final_cert, &[0x43; 32], &key_for).unwrap();
+        assert!(matches!(verdicts[0], SctVerdict::Invalid { .. }), "{verdicts:?}");
+        let scts = embedded_scts_of_cert(&final_cert).unwrap();
+        let altered = cert(&tbs("other ca", Some(&[san, sct_list_ext(&[sct_bytes(0, 0, &[], &[])])])));
+        assert_eq!(embedded_scts_of_cert(&altered).unwrap().len(), 1);
+        let mut altered_list = Vec::new();
+        for s in &scts {
+            let mut b = vec![0];
+            b.extend(s.log_id);
+            b.extend(s.timestamp.to_be_bytes());
+            b.extend([0, 0]);
+            b.extend(&s.signature);
+            altered_list.push(b);
+        }
+        let altered = cert(&tbs("other ca", Some(&[sct_list_ext(&altered_list)])));
+        let verdicts = verify_embedded_scts(&altered, &issuer_key_hash, &key_for).unwrap();
+        assert!(matches!(verdicts[0], SctVerdict::Invalid { .. }), "{verdicts:?}");
+    }
+
+    #[test]
+    fn certificates_without_or_with_broken_sct_lists() {
+        let plain = cert(&tbs("ca", None));
+        assert_eq!(verify_embedded_scts(&plain, &[0; 32], &|_| None).unwrap(), []);
+        let broken = cert(&tbs("ca", Some(&[ext(identity::oid::SCT_LIST, false, &[0x04, 0x01, 0x00])])));
+        assert!(matches!(verify_embedded_scts(&broken, &[0; 32], &|_| None), Err(CertError::SctList(_))));
+        assert!(matches!(verify_embedded_scts(&[0x30], &[0; 32], &|_| None), Err(CertError::Parse(_))));
+    }
+}
