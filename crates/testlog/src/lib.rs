@@ -49,8 +49,7 @@ pub use ca::{
 };
 pub use der::DerError;
 pub use log::{
-    Endpoint, IssuedCert, ListedAs, LogOptions, Misbehaviour, RateLimit, RequestStats, TestLog, TestLogError,
-    leaf_index_extension, now_ms,
+    Endpoint, IssuedCert, ListedAs, LogOptions, Misbehaviour, RateLimit, RequestStats, TestLog, TestLogError, now_ms,
 };
 pub use loglist::{OPERATOR_NAME, log_list_json, log_list_json_with};
 pub use server::{TestLogServer, serve, serve_local};

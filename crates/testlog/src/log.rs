@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use ctwatch_ct::sth::{LogSigner, SignedTreeHead, TreeHead, tree_head_signature_input};
-use ctwatch_ct::wire::{ExtraData, SignedEntry, TileLeaf, TimestampedEntry, encode_extra_data};
+use ctwatch_ct::wire::{ExtraData, SignedEntry, TileLeaf, TimestampedEntry, encode_extra_data, leaf_index_extensions};
 use ctwatch_ct::{Hash, merkle::leaf_hash, sha256};
 
 use crate::ca::{CertError, CertFactory, LeafSpec, POISON_OID, Precert, encode_sct_list};
@@ -441,7 +441,8 @@ impl LogState {
     ) -> Result<u64, TestLogError> {
         let index = self.next_index()?;
         let chain_fingerprints = self.register_chain(chain);
-        let entry = TimestampedEntry { timestamp: timestamp_ms, signed_entry, extensions: leaf_index_extension(index) };
+        let entry =
+            TimestampedEntry { timestamp: timestamp_ms, signed_entry, extensions: leaf_index_extensions(index) };
         Ok(self.append(Stored::Cert(TileLeaf { entry, pre_certificate, chain_fingerprints })))
     }
 
@@ -521,13 +522,6 @@ impl LogState {
             Err(3600)
         }
     }
-}
-
-/// The static-ct-api `leaf_index` CT extension: type 0, u16 length 5, 40-bit big-endian index.
-pub fn leaf_index_extension(index: u64) -> Vec<u8> {
-    let mut out = vec![0, 0, 5];
-    out.extend_from_slice(&index.to_be_bytes()[3..]);
-    out
 }
 
 /// A test CT log: one Merkle tree served both as an RFC 6962 log and as a static-ct-api log by
@@ -790,15 +784,4 @@ fn sign_sct(signer: &LogSigner, log_id: &Hash, entry: &TimestampedEntry) -> Vec<
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leaf_index_extension_is_type_zero_with_forty_bits() {
-        assert_eq!(leaf_index_extension(0x01_0203_0405), vec![0, 0, 5, 1, 2, 3, 4, 5]);
-        assert_eq!(leaf_index_extension(7), vec![0, 0, 5, 0, 0, 0, 0, 7]);
-    }
 }

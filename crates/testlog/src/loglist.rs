@@ -48,7 +48,7 @@ pub fn log_list_json_with(server: &TestLogServer, logs: &[(TestLog, ListedAs)]) 
         }
         if matches!(listed_as, ListedAs::Tiled | ListedAs::Both) {
             let mut entry = common;
-            entry["submission_url"] = json!(server.url_rfc6962(&name));
+            entry["submission_url"] = json!(server.url_submission(&name));
             entry["monitoring_url"] = json!(server.url_monitoring(&name));
             tiled_logs.push(entry);
         }

@@ -115,7 +115,7 @@ fn gate(state: &mut LogState) -> Option<Reply> {
     }
     state.request_number += 1;
     let n = state.request_number;
-    let hits = |every_n: u64| every_n != 0 && n % every_n == 0;
+    let hits = |every_n: u64| every_n != 0 && n.is_multiple_of(every_n);
     for m in &state.misbehaviours {
         match m {
             Misbehaviour::TooManyRequests { every_n, retry_after_secs } if hits(*every_n) => {
@@ -368,19 +368,17 @@ fn mangle_json(state: &LogState, reply: &mut Reply) {
                 let half = reply.body.len() / 2;
                 reply.body.truncate(half);
             }
-            Misbehaviour::Oversized { bytes } => {
-                if reply.body.first() == Some(&b'{') && reply.body.len() < *bytes {
-                    let pad = bytes - reply.body.len();
-                    let mut body = Vec::with_capacity(*bytes + 16);
-                    body.extend_from_slice(b"{\"padding\":\"");
-                    body.resize(body.len() + pad, b'a');
-                    body.extend_from_slice(b"\"");
-                    if reply.body.len() > 2 {
-                        body.push(b',');
-                    }
-                    body.extend_from_slice(reply.body.get(1..).unwrap_or_default());
-                    reply.body = body;
+            Misbehaviour::Oversized { bytes } if reply.body.first() == Some(&b'{') && reply.body.len() < *bytes => {
+                let pad = bytes - reply.body.len();
+                let mut body = Vec::with_capacity(*bytes + 16);
+                body.extend_from_slice(b"{\"padding\":\"");
+                body.resize(body.len() + pad, b'a');
+                body.extend_from_slice(b"\"");
+                if reply.body.len() > 2 {
+                    body.push(b',');
                 }
+                body.extend_from_slice(reply.body.get(1..).unwrap_or_default());
+                reply.body = body;
             }
             _ => {}
         }

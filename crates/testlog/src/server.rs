@@ -86,7 +86,7 @@ impl TestLogServer {
     }
 
     /// The RFC 6962 base URL of log `name`, `http://<addr>/<name>/` (requests go to
-    /// `…/ct/v1/get-sth` and so on). Also used as the tiled log's submission URL.
+    /// `…/ct/v1/get-sth` and so on).
     pub fn url_rfc6962(&self, name: &str) -> String {
         format!("{}{name}/", self.shared.base_url)
     }
@@ -96,7 +96,15 @@ impl TestLogServer {
         self.shared.monitoring_url(name)
     }
 
-    /// The checkpoint origin of log `name` (derived from its monitoring URL).
+    /// The submission URL listed for the tiled view of log `name`: the monitoring URL, so that
+    /// the checkpoint origin is the same whichever of the two a client derives it from (the
+    /// test log takes no submissions over HTTP).
+    pub fn url_submission(&self, name: &str) -> String {
+        self.url_monitoring(name)
+    }
+
+    /// The checkpoint origin of log `name`: [`ctwatch_ct::checkpoint::origin_from_url`] of its
+    /// monitoring (and submission) URL, e.g. `127.0.0.1:41234/argon/tiles`.
     pub fn origin(&self, name: &str) -> String {
         checkpoint_origin(&self.url_monitoring(name))
     }
@@ -128,11 +136,10 @@ impl Drop for TestLogServer {
     }
 }
 
-/// The origin line of a checkpoint served under `monitoring_url`: the URL without its scheme
-/// and trailing slashes (`127.0.0.1:8080/argon/tiles`).
+/// The origin line of a checkpoint served under `monitoring_url` (the ct crate's definition:
+/// the URL without scheme and trailing slash).
 pub(crate) fn checkpoint_origin(monitoring_url: &str) -> String {
-    let without_scheme = monitoring_url.split_once("://").map_or(monitoring_url, |(_, rest)| rest);
-    without_scheme.trim_end_matches('/').to_owned()
+    ctwatch_ct::checkpoint::origin_from_url(monitoring_url)
 }
 
 async fn rfc6962_handler(

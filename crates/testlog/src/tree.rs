@@ -27,7 +27,7 @@ impl Tree {
             }
             let nodes = &mut self.levels[level];
             nodes.push(hash);
-            if nodes.len() % 2 != 0 {
+            if !nodes.len().is_multiple_of(2) {
                 return;
             }
             hash = node_hash(&nodes[nodes.len() - 2], &nodes[nodes.len() - 1]);
@@ -51,7 +51,7 @@ impl Tree {
     /// RFC 6962 recursion asks for has a power-of-two-aligned left part, so this is a handful of
     /// lookups.
     fn range_hash(&self, start: u64, size: u64) -> Hash {
-        if size.is_power_of_two() && start % size == 0 {
+        if size.is_power_of_two() && start.is_multiple_of(size) {
             let level = size.trailing_zeros() as usize;
             if let Some(hash) = self.nodes(level, start / size, 1).and_then(<[Hash]>::first) {
                 return *hash;
