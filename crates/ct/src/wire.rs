@@ -96,10 +96,7 @@ impl TimestampedEntry {
         out.extend_from_slice(&(self.signed_entry.entry_type() as u16).to_be_bytes());
         match &self.signed_entry {
             SignedEntry::X509(cert) => put_u24_bytes(out, cert),
-            SignedEntry::Precert {
-                issuer_key_hash,
-                tbs_certificate,
-            } => {
+            SignedEntry::Precert { issuer_key_hash, tbs_certificate } => {
                 out.extend_from_slice(issuer_key_hash);
                 put_u24_bytes(out, tbs_certificate);
             }
@@ -156,11 +153,7 @@ pub fn decode_leaf_input(bytes: &[u8]) -> Result<TimestampedEntry, DecodeError> 
     let mut r = Reader::new(bytes);
     let version = r.u8("MerkleTreeLeaf.version")?;
     if version != 0 {
-        return Err(r.error_at(
-            0,
-            "MerkleTreeLeaf.version",
-            format!("expected 0 (v1), found {version}"),
-        ));
+        return Err(r.error_at(0, "MerkleTreeLeaf.version", format!("expected 0 (v1), found {version}")));
     }
     let leaf_type = r.u8("MerkleTreeLeaf.leaf_type")?;
     if leaf_type != 0 {
@@ -199,18 +192,11 @@ fn read_timestamped_entry(r: &mut Reader<'_>) -> Result<TimestampedEntry, Decode
         EntryType::Precert => {
             let issuer_key_hash = r.array::<32>("PreCert.issuer_key_hash")?;
             let tbs_certificate = r.u24_bytes("PreCert.tbs_certificate")?.to_vec();
-            SignedEntry::Precert {
-                issuer_key_hash,
-                tbs_certificate,
-            }
+            SignedEntry::Precert { issuer_key_hash, tbs_certificate }
         }
     };
     let extensions = r.u16_bytes("CtExtensions")?.to_vec();
-    Ok(TimestampedEntry {
-        timestamp,
-        signed_entry,
-        extensions,
-    })
+    Ok(TimestampedEntry { timestamp, signed_entry, extensions })
 }
 
 /// Decoded RFC 6962 `extra_data`.
@@ -238,10 +224,7 @@ pub fn decode_extra_data(entry_type: EntryType, bytes: &[u8]) -> Result<ExtraDat
         chain.push(items.u24_bytes("certificate_chain entry")?.to_vec());
     }
     r.finish("extra_data")?;
-    Ok(ExtraData {
-        pre_certificate,
-        chain,
-    })
+    Ok(ExtraData { pre_certificate, chain })
 }
 
 /// Encode `extra_data` (used by the test log). For an x509 entry `pre_certificate` is ignored;
@@ -253,10 +236,7 @@ pub fn decode_extra_data(entry_type: EntryType, bytes: &[u8]) -> Result<ExtraDat
 pub fn encode_extra_data(entry_type: EntryType, extra: &ExtraData) -> Vec<u8> {
     let mut out = Vec::new();
     if entry_type == EntryType::Precert {
-        put_u24_bytes(
-            &mut out,
-            extra.pre_certificate.as_deref().unwrap_or_default(),
-        );
+        put_u24_bytes(&mut out, extra.pre_certificate.as_deref().unwrap_or_default());
     }
     let mut list = Vec::new();
     for cert in &extra.chain {
@@ -288,10 +268,7 @@ impl TileLeaf {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = self.entry.encode();
         if self.entry.signed_entry.entry_type() == EntryType::Precert {
-            put_u24_bytes(
-                &mut out,
-                self.pre_certificate.as_deref().unwrap_or_default(),
-            );
+            put_u24_bytes(&mut out, self.pre_certificate.as_deref().unwrap_or_default());
         }
         let fingerprints: Vec<u8> = self.chain_fingerprints.concat();
         put_u16_bytes(&mut out, &fingerprints);
@@ -319,21 +296,11 @@ fn read_tile_leaf(r: &mut Reader<'_>) -> Result<TileLeaf, DecodeError> {
         return Err(r.error_at(
             chain_start,
             "TileLeaf.certificate_chain",
-            format!(
-                "length {} is not a multiple of 32-byte fingerprints",
-                chain.len()
-            ),
+            format!("length {} is not a multiple of 32-byte fingerprints", chain.len()),
         ));
     }
-    let chain_fingerprints = chain
-        .chunks_exact(32)
-        .filter_map(|c| Hash::try_from(c).ok())
-        .collect();
-    Ok(TileLeaf {
-        entry,
-        pre_certificate,
-        chain_fingerprints,
-    })
+    let chain_fingerprints = chain.chunks_exact(32).filter_map(|c| Hash::try_from(c).ok()).collect();
+    Ok(TileLeaf { entry, pre_certificate, chain_fingerprints })
 }
 
 /// Decode a data tile (concatenated `TileLeaf`s, already decompressed). Fails on trailing
@@ -390,11 +357,7 @@ impl<'a> Reader<'a> {
     }
 
     fn error_at(&self, offset: usize, what: &'static str, detail: String) -> DecodeError {
-        DecodeError {
-            what,
-            offset,
-            detail,
-        }
+        DecodeError { what, offset, detail }
     }
 
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
@@ -484,15 +447,9 @@ mod tests {
     }
 
     /// Decoding every strict prefix of `bytes` must fail (never panic).
-    fn assert_every_prefix_fails<T: std::fmt::Debug>(
-        bytes: &[u8],
-        decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
-    ) {
+    fn assert_every_prefix_fails<T: std::fmt::Debug>(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<T, DecodeError>) {
         for cut in 0..bytes.len() {
-            assert!(
-                decode(&bytes[..cut]).is_err(),
-                "prefix of {cut} bytes decoded"
-            );
+            assert!(decode(&bytes[..cut]).is_err(), "prefix of {cut} bytes decoded");
         }
     }
 
@@ -535,16 +492,10 @@ mod tests {
         let input = x509_entry().encode_leaf_input();
         let mut bad = input.clone();
         bad[0] = 1;
-        assert_eq!(
-            decode_leaf_input(&bad).unwrap_err().what,
-            "MerkleTreeLeaf.version"
-        );
+        assert_eq!(decode_leaf_input(&bad).unwrap_err().what, "MerkleTreeLeaf.version");
         let mut bad = input.clone();
         bad[1] = 1;
-        assert_eq!(
-            decode_leaf_input(&bad).unwrap_err().what,
-            "MerkleTreeLeaf.leaf_type"
-        );
+        assert_eq!(decode_leaf_input(&bad).unwrap_err().what, "MerkleTreeLeaf.leaf_type");
         let mut bad = input.clone();
         bad[11] = 2; // entry_type low byte
         let err = decode_leaf_input(&bad).unwrap_err();
@@ -586,24 +537,15 @@ mod tests {
 
     #[test]
     fn extra_data_roundtrip_and_truncation() {
-        let x509 = ExtraData {
-            pre_certificate: None,
-            chain: vec![b"issuer".to_vec(), b"root".to_vec()],
-        };
+        let x509 = ExtraData { pre_certificate: None, chain: vec![b"issuer".to_vec(), b"root".to_vec()] };
         let bytes = encode_extra_data(EntryType::X509, &x509);
         assert_eq!(bytes, b"\x00\x00\x10\x00\x00\x06issuer\x00\x00\x04root");
         assert_eq!(decode_extra_data(EntryType::X509, &bytes).unwrap(), x509);
         assert_every_prefix_fails(&bytes, |b| decode_extra_data(EntryType::X509, b));
 
-        let precert = ExtraData {
-            pre_certificate: Some(b"precert".to_vec()),
-            chain: vec![b"issuer".to_vec()],
-        };
+        let precert = ExtraData { pre_certificate: Some(b"precert".to_vec()), chain: vec![b"issuer".to_vec()] };
         let bytes = encode_extra_data(EntryType::Precert, &precert);
-        assert_eq!(
-            decode_extra_data(EntryType::Precert, &bytes).unwrap(),
-            precert
-        );
+        assert_eq!(decode_extra_data(EntryType::Precert, &bytes).unwrap(), precert);
         assert_every_prefix_fails(&bytes, |b| decode_extra_data(EntryType::Precert, b));
         let mut long = bytes.clone();
         long.extend_from_slice(&[0, 0, 0]);
@@ -629,18 +571,12 @@ mod tests {
                 chain_fingerprints: vec![[1u8; 32], [2u8; 32]],
             },
             TileLeaf {
-                entry: TimestampedEntry {
-                    extensions: leaf_index_extensions(1235),
-                    ..x509_entry()
-                },
+                entry: TimestampedEntry { extensions: leaf_index_extensions(1235), ..x509_entry() },
                 pre_certificate: None,
                 chain_fingerprints: vec![[3u8; 32]],
             },
             TileLeaf {
-                entry: TimestampedEntry {
-                    extensions: leaf_index_extensions(1236),
-                    ..x509_entry()
-                },
+                entry: TimestampedEntry { extensions: leaf_index_extensions(1236), ..x509_entry() },
                 pre_certificate: None,
                 chain_fingerprints: Vec::new(),
             },
@@ -704,10 +640,7 @@ mod tests {
         assert_eq!(EntryType::from_u16(0), Some(EntryType::X509));
         assert_eq!(EntryType::from_u16(1), Some(EntryType::Precert));
         assert_eq!(EntryType::from_u16(2), None);
-        assert_eq!(
-            precert_entry().signed_entry.entry_type(),
-            EntryType::Precert
-        );
+        assert_eq!(precert_entry().signed_entry.entry_type(), EntryType::Precert);
     }
 
     #[test]

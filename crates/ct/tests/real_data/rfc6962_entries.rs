@@ -35,21 +35,13 @@ fn four_entries_decode_like_the_manifest() {
         return;
     };
     let manifest = std::fs::read_to_string(dir.join("entries_manifest.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = manifest
-        .lines()
-        .skip(1)
-        .map(|l| l.splitn(6, ',').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = manifest.lines().skip(1).map(|l| l.splitn(6, ',').collect()).collect();
     let entries = entries(&dir.join("get-entries_0-3.json"));
     assert_eq!(entries.len(), 4);
     assert_eq!(rows.len(), 4);
     for ((leaf_input, extra_data), row) in entries.iter().zip(&rows) {
         let entry = decode_leaf_input(leaf_input).unwrap();
-        assert_eq!(
-            entry.encode_leaf_input(),
-            *leaf_input,
-            "re-encoding is byte-exact"
-        );
+        assert_eq!(entry.encode_leaf_input(), *leaf_input, "re-encoding is byte-exact");
         assert_eq!(entry.timestamp.to_string(), row[1]);
         assert_eq!(row[2], "0");
         let SignedEntry::X509(cert) = &entry.signed_entry else {
@@ -75,14 +67,8 @@ fn four_entries_decode_like_the_manifest() {
         assert!(decode_extra_data(EntryType::Precert, extra_data).is_err());
     }
     let first = decode_leaf_input(&entries[0].0).unwrap();
-    let SignedEntry::X509(cert) = &first.signed_entry else {
-        unreachable!()
-    };
-    assert!(
-        subject(cert).contains("CN=mail.google.com"),
-        "{}",
-        subject(cert)
-    );
+    let SignedEntry::X509(cert) = &first.signed_entry else { unreachable!() };
+    assert!(subject(cert).contains("CN=mail.google.com"), "{}", subject(cert));
 }
 
 #[test]
@@ -101,10 +87,7 @@ fn argon2018_entries_match_expected() {
     let (leaf_input, extra_data) = &entries[0];
     let entry = decode_leaf_input(leaf_input).unwrap();
     assert_eq!(expected[0]["entry_type"], "x509_entry");
-    assert_eq!(
-        entry.timestamp,
-        expected[0]["timestamp_ms"].as_u64().unwrap()
-    );
+    assert_eq!(entry.timestamp, expected[0]["timestamp_ms"].as_u64().unwrap());
     let SignedEntry::X509(cert) = &entry.signed_entry else {
         panic!("entry 1 should be x509");
     };
@@ -119,41 +102,19 @@ fn argon2018_entries_match_expected() {
     let entry = decode_leaf_input(leaf_input).unwrap();
     assert_eq!(entry.encode_leaf_input(), *leaf_input);
     assert_eq!(expected[1]["entry_type"], "precert_entry");
-    assert_eq!(
-        entry.timestamp,
-        expected[1]["timestamp_ms"].as_u64().unwrap()
-    );
-    let SignedEntry::Precert {
-        issuer_key_hash,
-        tbs_certificate,
-    } = &entry.signed_entry
-    else {
+    assert_eq!(entry.timestamp, expected[1]["timestamp_ms"].as_u64().unwrap());
+    let SignedEntry::Precert { issuer_key_hash, tbs_certificate } = &entry.signed_entry else {
         panic!("entry 2 should be a precert");
     };
-    assert_eq!(
-        hex::encode(issuer_key_hash),
-        expected[1]["issuer_key_hash_hex"].as_str().unwrap()
-    );
-    assert_eq!(
-        tbs_certificate.len() as u64,
-        expected[1]["tbs_len"].as_u64().unwrap()
-    );
+    assert_eq!(hex::encode(issuer_key_hash), expected[1]["issuer_key_hash_hex"].as_str().unwrap());
+    assert_eq!(tbs_certificate.len() as u64, expected[1]["tbs_len"].as_u64().unwrap());
     let extra = decode_extra_data(EntryType::Precert, extra_data).unwrap();
     let pre = extra.pre_certificate.as_ref().unwrap();
-    assert!(
-        subject(pre).contains("2.5.4.5=1502376196213708")
-            || subject(pre).contains("1502376196213708")
-    );
+    assert!(subject(pre).contains("2.5.4.5=1502376196213708") || subject(pre).contains("1502376196213708"));
     assert_eq!(extra.chain.len(), 2);
     let (_, intermediate) = X509Certificate::from_der(&extra.chain[0]).unwrap();
-    assert_eq!(
-        ctwatch_ct::sha256(intermediate.public_key().raw),
-        *issuer_key_hash
-    );
-    assert_eq!(
-        ctwatch_ct::wire::encode_extra_data(EntryType::Precert, &extra),
-        *extra_data
-    );
+    assert_eq!(ctwatch_ct::sha256(intermediate.public_key().raw), *issuer_key_hash);
+    assert_eq!(ctwatch_ct::wire::encode_extra_data(EntryType::Precert, &extra), *extra_data);
     // The precert's extra_data is not a valid x509 extra_data.
     assert!(decode_extra_data(EntryType::X509, extra_data).is_err());
 }

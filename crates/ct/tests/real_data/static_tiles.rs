@@ -12,9 +12,7 @@ fn read_tile(path: &Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .unwrap();
+        flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut out).unwrap();
         out
     } else {
         raw
@@ -24,10 +22,7 @@ fn read_tile(path: &Path) -> Vec<u8> {
 fn hash_tile(path: &Path) -> Vec<Hash> {
     let bytes = read_tile(path);
     assert_eq!(bytes.len() % 32, 0, "{}", path.display());
-    bytes
-        .chunks_exact(32)
-        .map(|c| c.try_into().unwrap())
-        .collect()
+    bytes.chunks_exact(32).map(|c| c.try_into().unwrap()).collect()
 }
 
 /// The first columns of entries_manifest.csv that matter here.
@@ -72,17 +67,9 @@ fn check_tile(tile: &[TileLeaf], hashes: &[Hash], first_index: u64, rows: &[&Man
     for (i, ((leaf, hash), row)) in tile.iter().zip(hashes).zip(rows).enumerate() {
         let index = first_index + i as u64;
         assert_eq!(row.index, index);
-        assert_eq!(
-            leaf.entry.leaf_index_extension(),
-            Some(index),
-            "leaf_index of {index}"
-        );
+        assert_eq!(leaf.entry.leaf_index_extension(), Some(index), "leaf_index of {index}");
         assert_eq!(row.leaf_index, index);
-        assert_eq!(
-            &merkle::leaf_hash(&leaf.entry.encode_leaf_input()),
-            hash,
-            "leaf hash {index}"
-        );
+        assert_eq!(&merkle::leaf_hash(&leaf.entry.encode_leaf_input()), hash, "leaf hash {index}");
         assert_eq!(
             base64::engine::general_purpose::STANDARD.encode(hash),
             row.leaf_hash_b64,
@@ -91,35 +78,17 @@ fn check_tile(tile: &[TileLeaf], hashes: &[Hash], first_index: u64, rows: &[&Man
         assert_eq!(leaf.entry.timestamp, row.timestamp, "timestamp {index}");
         assert_eq!(row.entry_type, "precert_entry");
         assert_eq!(leaf.entry.signed_entry.entry_type(), EntryType::Precert);
-        let SignedEntry::Precert {
-            issuer_key_hash,
-            tbs_certificate,
-        } = &leaf.entry.signed_entry
-        else {
+        let SignedEntry::Precert { issuer_key_hash, tbs_certificate } = &leaf.entry.signed_entry else {
             unreachable!()
         };
-        assert_eq!(
-            hex::encode(issuer_key_hash),
-            row.issuer_key_hash,
-            "issuer {index}"
-        );
+        assert_eq!(hex::encode(issuer_key_hash), row.issuer_key_hash, "issuer {index}");
         assert!(!tbs_certificate.is_empty());
-        let pre = leaf
-            .pre_certificate
-            .as_ref()
-            .expect("precert entries carry pre_certificate");
-        assert_eq!(
-            hex::encode(ctwatch_ct::sha256(pre)),
-            row.cert_sha256,
-            "precert {index}"
-        );
+        let pre = leaf.pre_certificate.as_ref().expect("precert entries carry pre_certificate");
+        assert_eq!(hex::encode(ctwatch_ct::sha256(pre)), row.cert_sha256, "precert {index}");
         let chain: Vec<String> = leaf.chain_fingerprints.iter().map(hex::encode).collect();
         assert_eq!(chain, row.chain, "chain {index}");
         // Re-encoding gives back the same leaf.
-        assert_eq!(
-            ctwatch_ct::wire::decode_tile_leaf(&leaf.encode()).unwrap(),
-            *leaf
-        );
+        assert_eq!(ctwatch_ct::wire::decode_tile_leaf(&leaf.encode()).unwrap(), *leaf);
     }
 }
 
@@ -142,8 +111,7 @@ fn navigli_data_tiles_match_hash_tiles_and_manifest() {
         let tile_rows: Vec<&ManifestRow> = rows.iter().filter(|r| r.tile == name).collect();
         check_tile(&tile, &hashes, n * 256, &tile_rows);
         // A full level-0 tile is a perfect subtree of height 8.
-        tree.append_subtree(8, merkle::root_from_leaf_hashes(&hashes))
-            .unwrap();
+        tree.append_subtree(8, merkle::root_from_leaf_hashes(&hashes)).unwrap();
         all_hashes.extend(hashes);
     }
     assert_eq!(tree.size(), 1024);
