@@ -1,1 +1,151 @@
-//! Shared helpers for integration tests.
+//! Shared helpers for the integration tests: scenarios on a test log and a monitor run over
+//! them.
+
+use base64::Engine as _;
+use ctwatch_monitor::config::Settings;
+use ctwatch_monitor::{LogSummary, Monitor, RunMode};
+use ctwatch_store::{SqliteStore, Store as _};
+use ctwatch_testlog::{CertFactory, LeafSpec, TestLog, TestLogServer, encode_sct_list};
+use std::path::{Path, PathBuf};
+
+/// What a scenario put in a log, for assertions.
+#[derive(Debug, Default, Clone)]
+pub struct Planted {
+    /// Distinct certificates issued (a precert and its final certificate count once).
+    pub distinct_certificates: usize,
+    /// Log entries added.
+    pub entries: u64,
+}
+
+/// Log `n` certificates from `ca` in every log of `logs`, in a realistic mix: precert + final
+/// (most), precert only, plain x509 without SCTs. Deterministic given `n`. The final
+/// certificates embed the first log's SCT.
+pub fn populate(logs: &[&TestLog], ca: &CertFactory, n: usize, start_ms: u64) -> Planted {
+    let mut planted = Planted::default();
+    let chain = ca.chain();
+    for i in 0..n {
+        let names = vec![format!("host{i}.example{}.test", i % 7), format!("www.host{i}.example{}.test", i % 7)];
+        let spec = LeafSpec::new(names);
+        let ts = start_ms + i as u64 * 1000;
+        match i % 10 {
+            0 => {
+                let der = ca.x509(&spec).expect("x509");
+                for log in logs {
+                    log.add_x509_entry(&der, chain.clone(), ts).expect("add x509");
+                }
+                planted.entries += 1;
+            }
+            k => {
+                let precert = ca.precert(&spec).expect("precert");
+                let mut first_index = None;
+                for log in logs {
+                    let idx = log
+                        .add_precert_entry(&precert.der, ca.issuer_der(), chain[1..].to_vec(), ts)
+                        .expect("add precert");
+                    first_index.get_or_insert(idx);
+                }
+                planted.entries += 1;
+                if k >= 3 {
+                    let sct = logs[0].sct_for_entry(first_index.expect("one log")).expect("sct");
+                    let final_der = ca.final_cert(&precert, &encode_sct_list(&[sct])).expect("final");
+                    for log in logs {
+                        log.add_x509_entry(&final_der, chain.clone(), ts).expect("add final");
+                    }
+                    planted.entries += 1;
+                }
+            }
+        }
+        planted.distinct_certificates += 1;
+    }
+    planted
+}
+
+/// Which view of the test log the monitor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Rfc6962,
+    Tiled,
+}
+
+/// Knobs for a monitor run in tests.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub commit_entries: u64,
+    pub batch_size: u64,
+    pub concurrency: usize,
+    pub extra_toml: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { commit_entries: 100, batch_size: 32, concurrency: 4, extra_toml: String::new() }
+    }
+}
+
+/// The `[[log]]` TOML for one view of a test log.
+pub fn log_toml(server: &TestLogServer, log: &TestLog, view: View, opts: &RunOptions) -> String {
+    let name = log.name();
+    let key = base64::engine::general_purpose::STANDARD.encode(log.log_key_spki_der());
+    let endpoint = match view {
+        View::Rfc6962 => format!("url = \"{}\"", server.url_rfc6962(&name)),
+        View::Tiled => format!(
+            "monitoring_url = \"{}\"\nsubmission_url = \"{}\"",
+            server.url_monitoring(&name),
+            server.url_submission(&name)
+        ),
+    };
+    format!(
+        "[[log]]\nname = \"{name}\"\n{endpoint}\nkey = \"{key}\"\nbatch_size = {}\nconcurrency = {}\nrequests_per_second = 100000.0\n",
+        opts.batch_size, opts.concurrency
+    )
+}
+
+/// A complete config for the given logs, with fast polling for tests.
+pub fn config_toml(store: &Path, logs: &[String], opts: &RunOptions) -> String {
+    format!(
+        "[store]\npath = \"{}\"\n[fetch]\npoll_interval_secs = 0.05\npartial_tile_delay_secs = 0\ncommit_entries = {}\ntimeout_secs = 10\n{}\n{}",
+        store.display(),
+        opts.commit_entries,
+        opts.extra_toml,
+        logs.join("\n")
+    )
+}
+
+/// Write `toml` to `dir/ctwatch.toml`, run the monitor until caught up, return the summaries.
+pub async fn run_until_caught_up(dir: &Path, toml: &str) -> Vec<LogSummary> {
+    let path = dir.join("ctwatch.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let settings = Settings::load(&path).expect("valid config");
+    let store = SqliteStore::open(&settings.store_path).expect("open store");
+    let monitor = Monitor::new(settings, Box::new(store)).await.expect("monitor");
+    monitor.run(RunMode::UntilCaughtUp, tokio_util::sync::CancellationToken::new()).await.expect("run")
+}
+
+/// Open a store read-only for assertions.
+pub fn open_store(path: &Path) -> SqliteStore {
+    SqliteStore::open(path).expect("open store")
+}
+
+/// Every stored certificate as (identity, der, has_precert, has_final), sorted by identity.
+pub fn certificate_set(store: &SqliteStore) -> Vec<([u8; 32], Vec<u8>, bool, bool)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.certificates(after, 1000).expect("certificates");
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(page.into_iter().map(|c| (c.identity, c.der, c.has_precert, c.has_final)));
+    }
+    out.sort();
+    out
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Store path inside `dir`.
+pub fn store_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.sqlite"))
+}
