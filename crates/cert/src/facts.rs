@@ -135,7 +135,8 @@ pub struct CertFacts {
     pub is_precert: bool,
     /// SCTs from the SCT-list extension, in order (those before a malformed one, if any).
     pub embedded_scts: Vec<EmbeddedSct>,
-    /// Problems met in individual fields; the rest of the facts are still valid.
+    /// Problems met in individual fields, each `"<field>: <problem>"`; the rest of the facts are
+    /// still valid. At most 32 are kept, then one entry counting the rest.
     pub field_errors: Vec<String>,
 }
 
