@@ -7,8 +7,9 @@
 //!   built leaf by leaf), consistency and inclusion proof verification (RFC 6962 §2.1).
 //! - [`wire`]: `MerkleTreeLeaf` / `TimestampedEntry`, `extra_data` chains and static-ct-api
 //!   `TileLeaf` decoding and encoding.
-//! - [`sth`]: tree heads, log public keys ([`sth::LogKey`]) and `DigitallySigned` verification.
-//! - [`checkpoint`]: signed-note checkpoints of tiled logs.
+//! - [`sth`]: tree heads, log public keys ([`sth::LogKey`]), `DigitallySigned` verification,
+//!   and [`sth::LogSigner`], a P-256 signing key for test logs.
+//! - [`checkpoint`]: signed-note checkpoints of tiled logs (parse, verify, format).
 //! - [`tile`]: tile path naming.
 //! - [`loglist`]: Chrome/Apple v3 log lists.
 //!
