@@ -219,6 +219,18 @@ fn backoff_delay(config: &HttpConfig, attempt: u32, unit_random: f64) -> Duratio
     cap.mul_f64(unit_random.clamp(0.0, 1.0)).max(Duration::from_millis(10))
 }
 
+/// GET a document (a log list) with the same limits and retries as log requests.
+pub async fn get_document(url: &str, config: &HttpConfig) -> Result<Vec<u8>, FetchError> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(FetchError::BadUrl { url: url.to_string(), detail: "scheme must be http or https".into() });
+    }
+    match Transport::new(config)?.get("document", url, false).await? {
+        Body::Ok(b) => Ok(b),
+        Body::NotFound => Err(FetchError::Status { url: url.to_string(), status: 404 }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,17 +255,5 @@ mod tests {
         assert_eq!(backoff_delay(&c, 10, 1.0), Duration::from_secs(1));
         assert_eq!(backoff_delay(&c, 40, 1.0), Duration::from_secs(1));
         assert_eq!(backoff_delay(&c, 3, 0.0), Duration::from_millis(10));
-    }
-}
-
-/// GET a document (a log list) with the same limits and retries as log requests.
-pub async fn get_document(url: &str, config: &HttpConfig) -> Result<Vec<u8>, FetchError> {
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(FetchError::BadUrl { url: url.to_string(), detail: "scheme must be http or https".into() });
-    }
-    match Transport::new(config)?.get("document", url, false).await? {
-        Body::Ok(b) => Ok(b),
-        Body::NotFound => Err(FetchError::Status { url: url.to_string(), status: 404 }),
     }
 }

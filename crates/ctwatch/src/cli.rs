@@ -201,7 +201,11 @@ fn init_tracing(format: LogFormat, level: Option<&str>) {
         .map(EnvFilter::new)
         .or_else(|| std::env::var("CTWATCH_LOG").ok().map(EnvFilter::new))
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal as _;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

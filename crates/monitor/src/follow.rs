@@ -308,7 +308,7 @@ impl LogFollower {
         let mut seq: Sequencer<ProcessedEntry> = Sequencer::new(start);
         let mut next = start;
         let mut gaps: VecDeque<(u64, u64)> = VecDeque::new();
-        let mut tasks: JoinSet<Result<(u64, u64, Vec<ProcessedEntry>), FetchError>> = JoinSet::new();
+        let mut tasks: JoinSet<Result<FetchedRange, FetchError>> = JoinSet::new();
         let mut range = self.committed_range.clone();
         let mut batch = BatchBuilder::default();
         let mut failure: Option<RoundError> = None;
@@ -372,10 +372,11 @@ impl LogFollower {
         }
         // Everything in order so far is committed if it verifies, whatever stopped the loop:
         // work already done is not thrown away on an error or a shutdown.
-        if !batch.is_empty() && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_))) {
-            if let Err(e) = self.commit(batch, &range, sth).await {
-                failure.get_or_insert(e);
-            }
+        if !batch.is_empty()
+            && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_)))
+            && let Err(e) = self.commit(batch, &range, sth).await
+        {
+            failure.get_or_insert(e);
         }
         if let Some(f) = failure {
             return Err(f);
@@ -471,7 +472,7 @@ impl LogFollower {
         // Prefer full tiles: the last partial tile is fetched only when it stayed partial for
         // a while, or when the caller asked for everything up to a limit below the head.
         let mut end = target;
-        if end == n && end % W != 0 {
+        if end == n && !end.is_multiple_of(W) {
             let tile = end / W;
             let waited = match self.partial_since {
                 Some((t, since)) if t == tile => since.elapsed() >= self.shared.partial_tile_delay,
@@ -572,7 +573,10 @@ impl LogFollower {
                         range.append(item.leaf_hash);
                         batch.push(item, &self.shared.watch, unix_now());
                         // Commit on tile boundaries so the hash-tile check stays cheap.
-                        if batch.covered() >= self.shared.commit_entries && range.size() % W == 0 && failure.is_none() {
+                        if batch.covered() >= self.shared.commit_entries
+                            && range.size().is_multiple_of(W)
+                            && failure.is_none()
+                        {
                             let full = std::mem::take(&mut batch);
                             if let Err(e) = self.commit(full, &range, sth).await {
                                 failure = Some(e);
@@ -593,10 +597,11 @@ impl LogFollower {
                 }
             }
         }
-        if !batch.is_empty() && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_))) {
-            if let Err(e) = self.commit(batch, &range, sth).await {
-                failure.get_or_insert(e);
-            }
+        if !batch.is_empty()
+            && !matches!(failure, Some(RoundError::Misbehaved(_)) | Some(RoundError::Store(_)))
+            && let Err(e) = self.commit(batch, &range, sth).await
+        {
+            failure.get_or_insert(e);
         }
         if let Some(f) = failure {
             return Err(f);
@@ -607,6 +612,9 @@ impl LogFollower {
         Ok(())
     }
 }
+
+/// A downloaded range `[start, end)` asked for, and the processed entries that came back.
+type FetchedRange = (u64, u64, Vec<ProcessedEntry>);
 
 /// Hash tiles fetched during one verification.
 #[derive(Debug, Default)]
@@ -640,11 +648,12 @@ async fn tiled_root(
         let published = (n >> shift) - tile_index * 256;
         let width = published.min(256);
         let key = (level, tile_index, width);
-        if !tiles.tiles.contains_key(&key) {
-            let hashes = client.get_hash_tile(level, tile_index, width).await?;
-            tiles.tiles.insert(key, hashes);
-        }
-        let hashes = &tiles.tiles[&key];
+        let hashes = match tiles.tiles.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(client.get_hash_tile(level, tile_index, width).await?)
+            }
+        };
         let offset = (first - tile_index * 256) as usize;
         let slice = hashes
             .get(offset..offset + count as usize)

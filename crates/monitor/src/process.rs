@@ -90,10 +90,11 @@ pub fn process_rfc6962(
         SignedEntry::Precert { issuer_key_hash, .. } => Some(*issuer_key_hash),
         SignedEntry::X509(_) => None,
     };
-    if let Some(issuer) = &leaf_issuer {
-        if !ctx.watch.is_watched(Some(issuer)) && !ctx.watch.all_issuers {
-            return ProcessedEntry { index, leaf_hash, class: Classified::Skipped };
-        }
+    if let Some(issuer) = &leaf_issuer
+        && !ctx.watch.is_watched(Some(issuer))
+        && !ctx.watch.all_issuers
+    {
+        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped };
     }
     let extra = match wire::decode_extra_data(entry.signed_entry.entry_type(), extra_data) {
         Ok(x) => x,
@@ -180,10 +181,11 @@ fn classify(
         return Ok(Classified::Counted { issuer, hour, validation_type: facts.validation_type.as_str() });
     }
     let mut findings = Vec::new();
-    if !is_precert && !facts.embedded_scts.is_empty() {
-        if let Some(issuer) = &issuer {
-            findings.extend(check_embedded_scts(ctx, &der, issuer, &identity));
-        }
+    if !is_precert
+        && !facts.embedded_scts.is_empty()
+        && let Some(issuer) = &issuer
+    {
+        findings.extend(check_embedded_scts(ctx, &der, issuer, &identity));
     }
     let record = EntryRecord {
         index,

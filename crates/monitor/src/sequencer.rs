@@ -44,15 +44,15 @@ impl<T> Sequencer<T> {
             return Err(SequenceError::Overlap { start, next: self.next });
         }
         let end = start + items.len() as u64;
-        if let Some((&s, v)) = self.pending.range(..=start).next_back() {
-            if s + v.len() as u64 > start {
-                return Err(SequenceError::OverlapBuffered { start, other: s });
-            }
+        if let Some((&s, v)) = self.pending.range(..=start).next_back()
+            && s + v.len() as u64 > start
+        {
+            return Err(SequenceError::OverlapBuffered { start, other: s });
         }
-        if let Some((&s, _)) = self.pending.range(start..).next() {
-            if s < end {
-                return Err(SequenceError::OverlapBuffered { start, other: s });
-            }
+        if let Some((&s, _)) = self.pending.range(start..).next()
+            && s < end
+        {
+            return Err(SequenceError::OverlapBuffered { start, other: s });
         }
         self.buffered += items.len();
         self.pending.insert(start, items);
