@@ -208,6 +208,8 @@ pub struct CertFactory {
     issuer: CaCert,
     issuer_spki_der: Vec<u8>,
     issuer_key_hash: Hash,
+    /// SHA-256 of the issuer and root certificates.
+    chain_fingerprints: [Hash; 2],
     default_key: SubscriberKey,
 }
 
@@ -227,6 +229,7 @@ impl CertFactory {
         let issuer_key_hash = sha256(&issuer_spki_der);
         Ok(CertFactory {
             name: name.to_owned(),
+            chain_fingerprints: [sha256(&issuer_der), sha256(&root_der)],
             root: CaCert { params: root_params, key: root_key, der: root_der },
             issuer: CaCert { params: issuer_params, key: issuer_key, der: issuer_der },
             issuer_spki_der,
@@ -263,6 +266,16 @@ impl CertFactory {
     /// The chain a leaf is logged with: issuer first, then the root.
     pub fn chain(&self) -> Vec<Vec<u8>> {
         vec![self.issuer.der.clone(), self.root.der.clone()]
+    }
+
+    /// SHA-256 fingerprints of [`CertFactory::chain`]: what a static-ct-api TileLeaf lists.
+    pub fn chain_fingerprints(&self) -> [Hash; 2] {
+        self.chain_fingerprints
+    }
+
+    /// The chain with its fingerprints, borrowed.
+    pub(crate) fn chain_with_fingerprints(&self) -> [(&[u8], Hash); 2] {
+        [(&self.issuer.der, self.chain_fingerprints[0]), (&self.root.der, self.chain_fingerprints[1])]
     }
 
     /// The key leaves use when their spec names none.

@@ -419,17 +419,17 @@ impl LogState {
         if index >= 1 << 40 { Err(TestLogError::Full(index)) } else { Ok(index) }
     }
 
-    fn register_chain(&mut self, chain: &[Vec<u8>]) -> Vec<Hash> {
-        let fingerprints: Vec<Hash> = chain.iter().map(|c| sha256(c)).collect();
-        for (fp, der) in fingerprints.iter().zip(chain) {
-            self.issuers.entry(*fp).or_insert_with(|| Arc::new(der.clone()));
+    /// Remember the chain certificates (by fingerprint) and the root; returns the fingerprints.
+    fn register_chain(&mut self, chain: &[(&[u8], Hash)]) -> Vec<Hash> {
+        for (der, fp) in chain {
+            self.issuers.entry(*fp).or_insert_with(|| Arc::new(der.to_vec()));
         }
-        if let Some(root) = fingerprints.last()
+        if let Some((_, root)) = chain.last()
             && !self.roots.contains(root)
         {
             self.roots.push(*root);
         }
-        fingerprints
+        chain.iter().map(|(_, fp)| *fp).collect()
     }
 
     fn add_cert_entry(
@@ -437,7 +437,7 @@ impl LogState {
         timestamp_ms: u64,
         signed_entry: SignedEntry,
         pre_certificate: Option<Vec<u8>>,
-        chain: &[Vec<u8>],
+        chain: &[(&[u8], Hash)],
     ) -> Result<u64, TestLogError> {
         let index = self.next_index()?;
         let chain_fingerprints = self.register_chain(chain);
@@ -630,15 +630,15 @@ impl TestLog {
         let issuer_key_hash = sha256(der::certificate_spki(issuer_der)?);
         let tbs = der::certificate_parts(precert_der)?.tbs;
         let leaf_tbs = der::replace_extension(tbs, &der::oid_content(POISON_OID), None)?;
-        let mut chain = Vec::with_capacity(chain_rest.len() + 1);
-        chain.push(issuer_der.to_vec());
-        chain.extend(chain_rest);
+        let mut chain = vec![(issuer_der, sha256(issuer_der))];
+        chain.extend(chain_rest.iter().map(|der| (der.as_slice(), sha256(der))));
         let signed_entry = SignedEntry::Precert { issuer_key_hash, tbs_certificate: leaf_tbs };
         self.lock().add_cert_entry(timestamp_ms, signed_entry, Some(precert_der.to_vec()), &chain)
     }
 
     /// Log a certificate as an x509_entry with `chain` (issuer first). Returns its index.
     pub fn add_x509_entry(&self, cert_der: &[u8], chain: Vec<Vec<u8>>, timestamp_ms: u64) -> Result<u64, TestLogError> {
+        let chain: Vec<(&[u8], Hash)> = chain.iter().map(|der| (der.as_slice(), sha256(der))).collect();
         self.lock().add_cert_entry(timestamp_ms, SignedEntry::X509(cert_der.to_vec()), None, &chain)
     }
 
@@ -676,18 +676,62 @@ impl TestLog {
         timestamp_ms: u64,
         log_final: bool,
     ) -> Result<IssuedCert, TestLogError> {
+        let (precert, precert_index) = self.issue_precert(factory, spec, timestamp_ms)?;
+        // The SCT signs exactly the entry just logged.
+        let entry = TimestampedEntry {
+            timestamp: timestamp_ms,
+            signed_entry: SignedEntry::Precert {
+                issuer_key_hash: precert.issuer_key_hash,
+                tbs_certificate: precert.leaf_tbs.clone(),
+            },
+            extensions: leaf_index_extensions(precert_index),
+        };
+        let (signer, log_id) = {
+            let state = self.lock();
+            (Arc::clone(&state.signer), state.log_id)
+        };
+        let sct = sign_sct(&signer, &log_id, &entry);
+        let final_der = factory.final_cert(&precert, &encode_sct_list(std::slice::from_ref(&sct)))?;
+        let final_index = if log_final {
+            let chain = factory.chain_with_fingerprints();
+            Some(self.lock().add_cert_entry(timestamp_ms, SignedEntry::X509(final_der.clone()), None, &chain)?)
+        } else {
+            None
+        };
+        Ok(IssuedCert { precert, precert_index, sct, final_der, final_index })
+    }
+
+    /// Issue a precertificate for `spec` from `factory` and log it at `timestamp_ms`, without
+    /// an SCT or final certificate (one signature per entry: the fastest way to grow a log).
+    /// Returns the precertificate and its index.
+    pub fn issue_precert(
+        &self,
+        factory: &CertFactory,
+        spec: &LeafSpec,
+        timestamp_ms: u64,
+    ) -> Result<(Precert, u64), TestLogError> {
         let precert = factory.precert(spec)?;
-        let chain = factory.chain();
         let signed_entry = SignedEntry::Precert {
             issuer_key_hash: precert.issuer_key_hash,
             tbs_certificate: precert.leaf_tbs.clone(),
         };
-        let precert_index =
-            self.lock().add_cert_entry(timestamp_ms, signed_entry, Some(precert.der.clone()), &chain)?;
-        let sct = self.sct_for_entry(precert_index)?;
-        let final_der = factory.final_cert(&precert, &encode_sct_list(std::slice::from_ref(&sct)))?;
-        let final_index = if log_final { Some(self.add_x509_entry(&final_der, chain, timestamp_ms)?) } else { None };
-        Ok(IssuedCert { precert, precert_index, sct, final_der, final_index })
+        let chain = factory.chain_with_fingerprints();
+        let index = self.lock().add_cert_entry(timestamp_ms, signed_entry, Some(precert.der.clone()), &chain)?;
+        Ok((precert, index))
+    }
+
+    /// Issue a plain certificate for `spec` from `factory` and log it as an x509_entry at
+    /// `timestamp_ms`. Returns the certificate and its index.
+    pub fn issue_x509(
+        &self,
+        factory: &CertFactory,
+        spec: &LeafSpec,
+        timestamp_ms: u64,
+    ) -> Result<(Vec<u8>, u64), TestLogError> {
+        let cert = factory.x509(spec)?;
+        let chain = factory.chain_with_fingerprints();
+        let index = self.lock().add_cert_entry(timestamp_ms, SignedEntry::X509(cert.clone()), None, &chain)?;
+        Ok((cert, index))
     }
 
     /// Sign a head over every entry added so far and make them visible. Returns the head that
