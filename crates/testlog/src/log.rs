@@ -829,3 +829,47 @@ fn sign_sct(signer: &LogSigner, log_id: &Hash, entry: &TimestampedEntry) -> Vec<
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctwatch_ct::wire::decode_leaf_input;
+
+    #[test]
+    fn explicit_entries_match_issued_ones_and_reject_garbage() {
+        let factory = CertFactory::new("Explicit CA").unwrap();
+        let log = TestLog::new("explicit", LogSigner::generate());
+        let precert = factory.precert(&LeafSpec::new(["p.example"])).unwrap();
+        let index =
+            log.add_precert_entry(&precert.der, factory.issuer_der(), vec![factory.root_der().to_vec()], 5).unwrap();
+        let entry = decode_leaf_input(&log.leaf_input(index).unwrap()).unwrap();
+        assert_eq!(entry.timestamp, 5);
+        assert_eq!(entry.leaf_index_extension(), Some(0));
+        assert_eq!(
+            entry.signed_entry,
+            SignedEntry::Precert {
+                issuer_key_hash: factory.issuer_key_hash(),
+                tbs_certificate: precert.leaf_tbs.clone()
+            }
+        );
+        let (_, x509_index) = log.issue_x509(&factory, &LeafSpec::new(["x.example"]), 6).unwrap();
+        assert_eq!(x509_index, 1);
+        assert_eq!(log.tree_size(), 2);
+        assert_eq!(log.published_size(), 0);
+
+        // A plain certificate has no poison to remove; garbage is no certificate.
+        let plain = factory.x509(&LeafSpec::new(["y.example"])).unwrap();
+        assert!(matches!(log.add_precert_entry(&plain, factory.issuer_der(), vec![], 7), Err(TestLogError::Der(_))));
+        assert!(log.add_precert_entry(&precert.der, b"garbage", vec![], 7).is_err());
+        assert_eq!(log.tree_size(), 2);
+
+        let sth = log.publish();
+        assert_eq!(sth.head.tree_size, 2);
+        assert_eq!(sth.head.root_hash, log.root_at(2));
+        ctwatch_ct::sth::verify_sth(&log_key(&log), &sth).unwrap();
+    }
+
+    fn log_key(log: &TestLog) -> ctwatch_ct::sth::LogKey {
+        ctwatch_ct::sth::LogKey::from_spki_der(&log.log_key_spki_der()).unwrap()
+    }
+}
