@@ -65,6 +65,45 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Benchmarks (see README#performance).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Catch-up throughput on a local log of N entries: entries/s, CPU per entry, peak RSS.
+    CatchUp {
+        #[arg(long, default_value_t = 400_000)]
+        entries: u64,
+        /// Share of entries from the watched CA.
+        #[arg(long, default_value_t = 1)]
+        watched_percent: u32,
+        /// Repetitions (report medians).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Protocols to measure.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [crate::bench::BenchView::Rfc6962, crate::bench::BenchView::Tiled])]
+        view: Vec<crate::bench::BenchView>,
+        /// Also run certspotter (path to its binary) on the same log in the same run.
+        #[arg(long)]
+        certspotter: Option<PathBuf>,
+        /// Working directory (default: temporary).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// (internal) Generate and serve the benchmark log until killed.
+    #[command(hide = true)]
+    ServeLog {
+        #[arg(long)]
+        entries: u64,
+        #[arg(long)]
+        watched_percent: u32,
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -114,6 +153,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),
+        Command::Bench {
+            command: BenchCommand::CatchUp { entries, watched_percent, runs, view, certspotter, dir },
+        } => {
+            crate::bench::catch_up(crate::bench::CatchUpOptions {
+                entries,
+                watched_percent,
+                runs,
+                views: view,
+                certspotter,
+                dir,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::ServeLog { entries, watched_percent, dir } } => {
+            runtime.block_on(crate::bench::serve_log(entries, watched_percent, &dir))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -134,6 +190,7 @@ pub async fn run_monitor(settings: Settings, mode: RunMode, grace: Duration) -> 
         tracing::info!("signal received: draining in-flight work");
         signal_cancel.cancel();
     });
+    let started = std::time::Instant::now();
     let run = monitor.run(mode, cancel.clone());
     tokio::pin!(run);
     let summaries = tokio::select! {
@@ -142,6 +199,7 @@ pub async fn run_monitor(settings: Settings, mode: RunMode, grace: Duration) -> 
             anyhow::bail!("in-flight work did not finish within {grace:?} of the signal; exiting (committed work is safe)");
         }
     };
+    crate::usage::report_self(started.elapsed());
     let mut all_caught_up = true;
     for s in &summaries {
         let outcome = match &s.outcome {

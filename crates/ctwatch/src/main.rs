@@ -2,9 +2,11 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod demo;
 mod status;
+mod usage;
 
 use std::process::ExitCode;
 
