@@ -40,3 +40,6 @@ pub mod keyset;
 pub mod revocation;
 pub mod spki;
 pub mod weak;
+
+#[cfg(test)]
+mod testkeys;

@@ -280,7 +280,7 @@ mod tests {
         assert!(matches!(parse_spki(&good), Err(SpkiError::Der { .. })));
         // Unused bits in the BIT STRING.
         let mut bad = ed25519_spki(&[1; 32]);
-        let pos = bad.iter().position(|&b| b == der::TAG_BIT_STRING).unwrap();
+        let pos = bad.windows(3).position(|w| w == [der::TAG_BIT_STRING, 33, 0]).unwrap();
         bad[pos + 2] = 1;
         assert_eq!(parse_spki(&bad), Err(SpkiError::BitString));
         assert_eq!(material_sha256(&bad), None);
