@@ -361,7 +361,9 @@ impl LogState {
         self.fork.as_ref().map_or(&self.index_of, |f| &f.index_of).get(hash).copied()
     }
 
-    /// The RFC 6962 extra_data of a stored entry.
+    /// The RFC 6962 extra_data of a stored entry (the reference `write_extra_data` is tested
+    /// against).
+    #[cfg(test)]
     pub(crate) fn extra_data(&self, stored: &Stored) -> Vec<u8> {
         match stored {
             Stored::Raw { extra_data, .. } => extra_data.clone(),
@@ -374,6 +376,31 @@ impl LogState {
                 let extra = ExtraData { pre_certificate: leaf.pre_certificate.clone(), chain };
                 encode_extra_data(leaf.entry.signed_entry.entry_type(), &extra)
             }
+        }
+    }
+
+    /// Append the RFC 6962 extra_data of a stored entry to `out` without copying the chain.
+    pub(crate) fn write_extra_data(&self, stored: &Stored, out: &mut Vec<u8>) {
+        fn u24(out: &mut Vec<u8>, n: usize) {
+            out.extend_from_slice(&(n as u32).to_be_bytes()[1..]);
+        }
+        let leaf = match stored {
+            Stored::Raw { extra_data, .. } => {
+                out.extend_from_slice(extra_data);
+                return;
+            }
+            Stored::Cert(leaf) => leaf,
+        };
+        if leaf.entry.signed_entry.entry_type() == ctwatch_ct::wire::EntryType::Precert {
+            let pre = leaf.pre_certificate.as_deref().unwrap_or_default();
+            u24(out, pre.len());
+            out.extend_from_slice(pre);
+        }
+        let chain: Vec<&Arc<Vec<u8>>> = leaf.chain_fingerprints.iter().filter_map(|fp| self.issuers.get(fp)).collect();
+        u24(out, chain.iter().map(|c| c.len() + 3).sum());
+        for cert in chain {
+            u24(out, cert.len());
+            out.extend_from_slice(cert);
         }
     }
 
@@ -871,5 +898,24 @@ mod tests {
 
     fn log_key(log: &TestLog) -> ctwatch_ct::sth::LogKey {
         ctwatch_ct::sth::LogKey::from_spki_der(&log.log_key_spki_der()).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod extra_data_tests {
+    use super::*;
+    use crate::{CertFactory, LeafSpec};
+
+    #[test]
+    fn written_extra_data_equals_the_encoded_one() {
+        let ca = CertFactory::new("Extra CA").unwrap();
+        let log = TestLog::new("x", ctwatch_ct::sth::LogSigner::generate());
+        log.issue(&ca, &LeafSpec::new(["a.example"]), 1, true).unwrap();
+        let state = log.lock();
+        for stored in &state.entries {
+            let mut written = Vec::new();
+            state.write_extra_data(stored, &mut written);
+            assert_eq!(written, state.extra_data(stored));
+        }
     }
 }
