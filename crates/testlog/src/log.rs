@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use ctwatch_ct::sth::{LogSigner, SignedTreeHead, TreeHead, tree_head_signature_input};
-use ctwatch_ct::wire::{ExtraData, SignedEntry, TileLeaf, TimestampedEntry, encode_extra_data, leaf_index_extensions};
+use ctwatch_ct::wire::{SignedEntry, TileLeaf, TimestampedEntry, leaf_index_extensions};
 use ctwatch_ct::{Hash, merkle::leaf_hash, sha256};
 
 use crate::ca::{CertError, CertFactory, LeafSpec, POISON_OID, Precert, encode_sct_list};
@@ -365,6 +365,7 @@ impl LogState {
     /// against).
     #[cfg(test)]
     pub(crate) fn extra_data(&self, stored: &Stored) -> Vec<u8> {
+        use ctwatch_ct::wire::{ExtraData, encode_extra_data};
         match stored {
             Stored::Raw { extra_data, .. } => extra_data.clone(),
             Stored::Cert(leaf) => {
