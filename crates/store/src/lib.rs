@@ -86,4 +86,47 @@ pub trait Store: Send {
 
     /// Change a finding's status.
     fn set_finding_status(&mut self, id: i64, status: FindingStatus) -> Result<(), StoreError>;
+
+    // ------------------------------------------------------------------ detectors' needs
+
+    /// One certificate by id.
+    fn certificate(&self, id: i64) -> Result<Option<StoredCertificate>, StoreError>;
+
+    /// Certificates of an issuer with a serial (CRL entries name (issuer, serial) only).
+    fn certificates_by_issuer_serial(&self, issuer: &Hash, serial: &[u8]) -> Result<Vec<StoredCertificate>, StoreError>;
+
+    /// Certificates whose key has this SPKI SHA-256, or (when given) this key-material hash.
+    fn certificates_by_key(&self, spki_sha256: &Hash, material_sha256: Option<&Hash>) -> Result<Vec<StoredCertificate>, StoreError>;
+
+    /// Certificates linked to a finding, ordered by id (the affected-certificate list).
+    fn finding_certificates(&self, finding_id: i64) -> Result<Vec<StoredCertificate>, StoreError>;
+
+    /// Insert or merge findings that did not come with a commit (CAA worker, CRL poller,
+    /// imports). One transaction.
+    fn record_findings(&mut self, findings: &[NewFinding]) -> Result<u64, StoreError>;
+
+    /// Add compromised keys (idempotent per (spki_sha256, source)) and the findings their
+    /// re-check raised, in one transaction. Returns how many keys were new.
+    fn add_compromised_keys(&mut self, keys: &[CompromisedKeyRecord], findings: &[NewFinding]) -> Result<u64, StoreError>;
+
+    /// Every known compromised key.
+    fn compromised_keys(&self) -> Result<Vec<CompromisedKeyRecord>, StoreError>;
+
+    /// The last accepted CRL from `url`.
+    fn crl_state(&self, url: &str) -> Result<Option<CrlState>, StoreError>;
+
+    /// Record a fetched, verified CRL: its state and its entries (a revocation keeps the
+    /// `first_seen_at` of the first CRL that listed it), plus findings, in one transaction.
+    fn record_crl(&mut self, crl: &CrlRecord, findings: &[NewFinding]) -> Result<(), StoreError>;
+
+    /// How a certificate was revoked, if a CRL listed it.
+    fn revocation(&self, issuer: &Hash, serial: &[u8]) -> Result<Option<RevocationRecord>, StoreError>;
+
+    /// Certificates whose names have not been CAA-checked yet (`caa_checked_at` NULL), oldest
+    /// first.
+    fn certificates_pending_caa(&self, limit: usize) -> Result<Vec<StoredCertificate>, StoreError>;
+
+    /// Mark certificates CAA-checked at `checked_at` (or leave them pending when `None`, e.g.
+    /// indeterminate answers to retry) and record findings, in one transaction.
+    fn record_caa(&mut self, cert_ids: &[i64], checked_at: Option<i64>, findings: &[NewFinding]) -> Result<(), StoreError>;
 }

@@ -182,6 +182,8 @@ pub struct StoredCertificate {
     pub has_final: bool,
     pub der: Vec<u8>,
     pub facts: ctwatch_cert::facts::CertFacts,
+    /// Earliest timestamp (ms since the Unix epoch) of a log entry that carried it.
+    pub first_seen_ms: u64,
 }
 
 /// A log entry that carried a certificate.
@@ -227,4 +229,50 @@ pub struct Finding {
     pub last_seen: i64,
     pub status: FindingStatus,
     pub evidence: serde_json::Value,
+}
+
+/// A key known to be compromised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompromisedKeyRecord {
+    pub spki_sha256: Hash,
+    /// SHA-256 of the RSA modulus / EC point (matches re-encoded SPKIs).
+    pub material_sha256: Option<Hash>,
+    /// "crl", "import", "weak_key" or "manual".
+    pub source: String,
+    /// Unix seconds when the key became known (for CRLs: the revocation date).
+    pub learned_at: i64,
+    pub evidence: serde_json::Value,
+}
+
+/// The last accepted CRL of a URL (monotonicity of CRL numbers is checked against it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrlState {
+    pub url: String,
+    pub issuer_spki_sha256: Hash,
+    /// CRL number, big-endian unsigned bytes.
+    pub crl_number: Option<Vec<u8>>,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    pub fetched_at: i64,
+}
+
+/// One revoked certificate as a CRL listed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevocationRecord {
+    pub issuer_spki_sha256: Hash,
+    pub serial: Vec<u8>,
+    /// revocationDate, Unix seconds.
+    pub revoked_at: i64,
+    /// CRLReason code, if present.
+    pub reason: Option<u8>,
+    /// When ctwatch first fetched a CRL listing it.
+    pub first_seen_at: i64,
+    pub crl_url: String,
+}
+
+/// A fetched, verified CRL to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    pub state: CrlState,
+    pub entries: Vec<RevocationRecord>,
 }

@@ -15,7 +15,7 @@
 //!   daemon's short write transactions instead of failing at once.
 //!
 //! Layout: `schema` holds the versioned schema and migrations, `write` the transactional
-//! writes (`commit`, `record_observation`), `read` the queries.
+//! writes (`commit`, `record_observation`, the detectors' writes), `read` the queries.
 
 mod read;
 pub(crate) mod schema;
@@ -179,6 +179,62 @@ impl Store for SqliteStore {
 
     fn set_finding_status(&mut self, id: i64, status: FindingStatus) -> Result<(), StoreError> {
         write::set_finding_status(&self.conn, id, status)
+    }
+
+    fn certificate(&self, id: i64) -> Result<Option<StoredCertificate>, StoreError> {
+        read::certificate(&self.conn, id)
+    }
+
+    fn certificates_by_issuer_serial(&self, issuer: &Hash, serial: &[u8]) -> Result<Vec<StoredCertificate>, StoreError> {
+        read::certificates_by_issuer_serial(&self.conn, issuer, serial)
+    }
+
+    fn certificates_by_key(
+        &self,
+        spki_sha256: &Hash,
+        material_sha256: Option<&Hash>,
+    ) -> Result<Vec<StoredCertificate>, StoreError> {
+        read::certificates_by_key(&self.conn, spki_sha256, material_sha256)
+    }
+
+    fn finding_certificates(&self, finding_id: i64) -> Result<Vec<StoredCertificate>, StoreError> {
+        read::finding_certificates(&self.conn, finding_id)
+    }
+
+    fn record_findings(&mut self, findings: &[NewFinding]) -> Result<u64, StoreError> {
+        write::record_findings(&mut self.conn, findings)
+    }
+
+    fn add_compromised_keys(
+        &mut self,
+        keys: &[CompromisedKeyRecord],
+        findings: &[NewFinding],
+    ) -> Result<u64, StoreError> {
+        write::add_compromised_keys(&mut self.conn, keys, findings)
+    }
+
+    fn compromised_keys(&self) -> Result<Vec<CompromisedKeyRecord>, StoreError> {
+        read::compromised_keys(&self.conn)
+    }
+
+    fn crl_state(&self, url: &str) -> Result<Option<CrlState>, StoreError> {
+        read::crl_state(&self.conn, url)
+    }
+
+    fn record_crl(&mut self, crl: &CrlRecord, findings: &[NewFinding]) -> Result<(), StoreError> {
+        write::record_crl(&mut self.conn, crl, findings)
+    }
+
+    fn revocation(&self, issuer: &Hash, serial: &[u8]) -> Result<Option<RevocationRecord>, StoreError> {
+        read::revocation(&self.conn, issuer, serial)
+    }
+
+    fn certificates_pending_caa(&self, limit: usize) -> Result<Vec<StoredCertificate>, StoreError> {
+        read::certificates_pending_caa(&self.conn, limit)
+    }
+
+    fn record_caa(&mut self, cert_ids: &[i64], checked_at: Option<i64>, findings: &[NewFinding]) -> Result<(), StoreError> {
+        write::record_caa(&mut self.conn, cert_ids, checked_at, findings)
     }
 }
 

@@ -85,35 +85,175 @@ pub(super) fn certificate_count(conn: &Connection) -> Result<u64, StoreError> {
     from_sql_int(count, "certificate count")
 }
 
+/// The columns [`certificate_from_row`] reads, in its order.
+const CERT_COLUMNS: &str = "c.id, c.identity, c.issuer_spki, c.has_precert, c.has_final, c.der, c.facts, \
+                            c.first_seen_ms";
+
+fn certificate_from_row(row: &Row<'_>) -> Result<StoredCertificate, StoreError> {
+    let id: i64 = row.get(0)?;
+    let issuer: Option<Vec<u8>> = row.get(2)?;
+    let facts: String = row.get(6)?;
+    Ok(StoredCertificate {
+        id,
+        identity: hash_from_blob(&row.get::<_, Vec<u8>>(1)?, "certificate identity")?,
+        issuer_spki_sha256: issuer.map(|i| hash_from_blob(&i, "certificate issuer SPKI hash")).transpose()?,
+        has_precert: row.get(3)?,
+        has_final: row.get(4)?,
+        der: row.get(5)?,
+        facts: serde_json::from_str(&facts)
+            .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
+        first_seen_ms: from_sql_int(row.get(7)?, "certificate first-seen timestamp")?,
+    })
+}
+
+/// Run a certificate query (selecting [`CERT_COLUMNS`] from `certificates c`) and read every row.
+fn query_certificates(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredCertificate>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(certificate_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// SQLite's LIMIT is an i64; a larger request means "all".
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 pub(super) fn certificates(
     conn: &Connection,
     after_id: i64,
     limit: usize,
 ) -> Result<Vec<StoredCertificate>, StoreError> {
-    // SQLite's LIMIT is an i64; a larger request means "all".
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    query_certificates(
+        conn,
+        &format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE c.id > ?1 ORDER BY c.id LIMIT ?2"),
+        params![after_id, sql_limit(limit)],
+    )
+}
+
+pub(super) fn certificate(conn: &Connection, id: i64) -> Result<Option<StoredCertificate>, StoreError> {
+    let mut found =
+        query_certificates(conn, &format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE c.id = ?1"), [id])?;
+    Ok(found.pop())
+}
+
+pub(super) fn certificates_by_issuer_serial(
+    conn: &Connection,
+    issuer: &Hash,
+    serial: &[u8],
+) -> Result<Vec<StoredCertificate>, StoreError> {
+    query_certificates(
+        conn,
+        &format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.issuer_spki = ?1 AND c.serial = ?2 ORDER BY c.id"
+        ),
+        params![&issuer[..], serial],
+    )
+}
+
+/// Certificates with this SPKI hash or (when given) this key-material hash, by id. Each side
+/// of the `OR` has its own index.
+pub(super) fn certificates_by_key(
+    conn: &Connection,
+    spki_sha256: &Hash,
+    material_sha256: Option<&Hash>,
+) -> Result<Vec<StoredCertificate>, StoreError> {
+    query_certificates(
+        conn,
+        &format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c
+             WHERE c.spki_sha256 = ?1 OR c.key_material = ?2 ORDER BY c.id"
+        ),
+        params![&spki_sha256[..], material_sha256.map(|h| &h[..])],
+    )
+}
+
+pub(super) fn finding_certificates(conn: &Connection, finding_id: i64) -> Result<Vec<StoredCertificate>, StoreError> {
+    query_certificates(
+        conn,
+        &format!(
+            "SELECT {CERT_COLUMNS} FROM finding_certificates f JOIN certificates c ON c.id = f.cert_id
+             WHERE f.finding_id = ?1 ORDER BY c.id"
+        ),
+        [finding_id],
+    )
+}
+
+/// Certificates whose CAA check is pending, oldest (lowest id) first, from the partial index
+/// `certificates_caa_pending`.
+pub(super) fn certificates_pending_caa(conn: &Connection, limit: usize) -> Result<Vec<StoredCertificate>, StoreError> {
+    query_certificates(
+        conn,
+        &format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE c.caa_checked_at IS NULL ORDER BY c.id LIMIT ?1"),
+        [sql_limit(limit)],
+    )
+}
+
+pub(super) fn compromised_keys(conn: &Connection) -> Result<Vec<CompromisedKeyRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, identity, issuer_spki, has_precert, has_final, der, facts
-         FROM certificates WHERE id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT spki_sha256, material_sha256, source, learned_at, evidence FROM compromised_keys ORDER BY id",
     )?;
-    let mut rows = stmt.query(params![after_id, limit])?;
+    let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let issuer: Option<Vec<u8>> = row.get(2)?;
-        let facts: String = row.get(6)?;
-        out.push(StoredCertificate {
-            id,
-            identity: hash_from_blob(&row.get::<_, Vec<u8>>(1)?, "certificate identity")?,
-            issuer_spki_sha256: issuer.map(|i| hash_from_blob(&i, "certificate issuer SPKI hash")).transpose()?,
-            has_precert: row.get(3)?,
-            has_final: row.get(4)?,
-            der: row.get(5)?,
-            facts: serde_json::from_str(&facts)
-                .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
+        let material: Option<Vec<u8>> = row.get(1)?;
+        let evidence: String = row.get(4)?;
+        out.push(CompromisedKeyRecord {
+            spki_sha256: hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "compromised key SPKI hash")?,
+            material_sha256: material.map(|m| hash_from_blob(&m, "compromised key material hash")).transpose()?,
+            source: row.get(2)?,
+            learned_at: row.get(3)?,
+            evidence: serde_json::from_str(&evidence)
+                .map_err(|e| StoreError::Corrupt(format!("compromised-key evidence is not valid JSON: {e}")))?,
         });
     }
     Ok(out)
+}
+
+pub(super) fn crl_state(conn: &Connection, url: &str) -> Result<Option<CrlState>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT url, issuer_spki, crl_number, this_update, next_update, fetched_at FROM crl_state WHERE url = ?1",
+    )?;
+    let mut rows = stmt.query([url])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some(CrlState {
+        url: row.get(0)?,
+        issuer_spki_sha256: hash_from_blob(&row.get::<_, Vec<u8>>(1)?, "CRL issuer SPKI hash")?,
+        crl_number: row.get(2)?,
+        this_update: row.get(3)?,
+        next_update: row.get(4)?,
+        fetched_at: row.get(5)?,
+    }))
+}
+
+pub(super) fn revocation(conn: &Connection, issuer: &Hash, serial: &[u8]) -> Result<Option<RevocationRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT revoked_at, reason, first_seen_at, crl_url FROM revocations WHERE issuer_spki = ?1 AND serial = ?2",
+    )?;
+    let mut rows = stmt.query(params![&issuer[..], serial])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let reason: Option<i64> = row.get(1)?;
+    Ok(Some(RevocationRecord {
+        issuer_spki_sha256: *issuer,
+        serial: serial.to_vec(),
+        revoked_at: row.get(0)?,
+        reason: reason
+            .map(|r| u8::try_from(r).map_err(|_| StoreError::Corrupt(format!("CRL reason {r} is out of range"))))
+            .transpose()?,
+        first_seen_at: row.get(2)?,
+        crl_url: row.get(3)?,
+    }))
 }
 
 pub(super) fn entries_for_certificate(conn: &Connection, cert_id: i64) -> Result<Vec<EntryRef>, StoreError> {

@@ -17,7 +17,8 @@ pub(crate) fn current_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// Version 1: logs, certificates, log entries, hourly issuance, malformed entries, findings.
+/// Version 1: logs, certificates, log entries, hourly issuance, malformed entries, findings,
+/// compromised keys, CRL state and revocations.
 ///
 /// Integers that are `u64` in the model (cursors, tree sizes, millisecond timestamps) are stored
 /// as SQLite INTEGER (i64); the store refuses to write values above `i64::MAX` and reports stored
@@ -62,9 +63,21 @@ CREATE TABLE certificates (
     -- serde_json of ctwatch_cert::facts::CertFacts for `der`.
     facts         TEXT NOT NULL,
     -- Earliest log entry timestamp (ms) that carried this certificate.
-    first_seen_ms INTEGER NOT NULL
+    first_seen_ms INTEGER NOT NULL,
+    -- SHA-256 of the DER SubjectPublicKeyInfo (facts.spki_sha256), for compromised-key lookups.
+    spki_sha256   BLOB NOT NULL,
+    -- SHA-256 of the RSA modulus / EC point / raw key (facts.key_material_sha256): matches a key
+    -- whose SPKI was re-encoded.
+    key_material  BLOB,
+    -- Unix seconds of the CAA check of the names; NULL while the check is pending.
+    caa_checked_at INTEGER
 );
 CREATE INDEX certificates_issuer_serial ON certificates (issuer_spki, serial);
+CREATE INDEX certificates_spki ON certificates (spki_sha256);
+CREATE INDEX certificates_key_material ON certificates (key_material) WHERE key_material IS NOT NULL;
+-- Only pending rows are indexed, in id (= arrival) order: the CAA worker's queue. Checked rows
+-- leave the index, so it stays as small as the backlog.
+CREATE INDEX certificates_caa_pending ON certificates (id) WHERE caa_checked_at IS NULL;
 
 -- Every log entry that carried a stored certificate.
 CREATE TABLE log_entries (
@@ -124,6 +137,47 @@ CREATE TABLE finding_certificates (
     PRIMARY KEY (finding_id, cert_id)
 ) WITHOUT ROWID;
 CREATE INDEX finding_certificates_cert ON finding_certificates (cert_id);
+
+-- Keys known to be compromised, one row per (key, source that reported it).
+CREATE TABLE compromised_keys (
+    id              INTEGER PRIMARY KEY,
+    spki_sha256     BLOB NOT NULL,
+    material_sha256 BLOB,
+    -- "crl", "import", "weak_key" or "manual".
+    source          TEXT NOT NULL,
+    -- Unix seconds when the key became known (for CRLs: the revocation date).
+    learned_at      INTEGER NOT NULL,
+    -- JSON evidence (CRL URL and serial, import file, weak-key check).
+    evidence        TEXT NOT NULL,
+    UNIQUE (spki_sha256, source)
+);
+CREATE INDEX compromised_keys_material ON compromised_keys (material_sha256) WHERE material_sha256 IS NOT NULL;
+
+-- The last accepted CRL of each URL (CRL numbers must not go backwards).
+CREATE TABLE crl_state (
+    url         TEXT PRIMARY KEY,
+    issuer_spki BLOB NOT NULL,
+    -- CRL number, big-endian unsigned bytes.
+    crl_number  BLOB,
+    -- Unix seconds.
+    this_update INTEGER NOT NULL,
+    next_update INTEGER,
+    fetched_at  INTEGER NOT NULL
+);
+
+-- Certificates some fetched CRL listed as revoked, by (issuer SPKI SHA-256, serial).
+CREATE TABLE revocations (
+    issuer_spki   BLOB NOT NULL,
+    serial        BLOB NOT NULL,
+    -- revocationDate and CRLReason of the latest CRL that listed it.
+    revoked_at    INTEGER NOT NULL,
+    reason        INTEGER,
+    -- Unix seconds of the first fetched CRL that listed it, and that CRL's URL: the revocation
+    -- deadline is judged against when it was first seen, so later CRLs never move it.
+    first_seen_at INTEGER NOT NULL,
+    crl_url       TEXT NOT NULL,
+    PRIMARY KEY (issuer_spki, serial)
+) WITHOUT ROWID;
 "#;
 
 /// Read the schema version of an open database.

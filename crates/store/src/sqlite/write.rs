@@ -1,8 +1,11 @@
-//! Transactional writes: log registration, batch commits, observations and finding status.
+//! Transactional writes: log registration, batch commits, observations, finding status, and the
+//! detectors' writes (findings, compromised keys, CRLs, CAA checks).
 //!
-//! Every public function here runs in one `IMMEDIATE` transaction (the write lock is taken at
-//! `BEGIN`, so a conflicting writer waits for the busy timeout instead of failing mid-way) and
-//! returns an error before `COMMIT` on any problem; dropping the transaction rolls everything back.
+//! Every public function here runs in one `IMMEDIATE` transaction through [`in_transaction`]
+//! (the write lock is taken at `BEGIN`, so a conflicting writer waits for the busy timeout instead
+//! of failing mid-way) and returns an error before `COMMIT` on any problem; dropping the
+//! transaction rolls everything back. Findings are written by one function, [`upsert_findings`],
+//! whichever call they come with.
 
 use super::{from_sql_int, log_label, severity_str, status_str, to_sql_int};
 use crate::StoreError;
@@ -23,25 +26,34 @@ struct LogRow {
     cursor: u64,
 }
 
+/// Run `write` in one `IMMEDIATE` transaction: commit when it succeeds, roll back (by dropping
+/// the transaction) when it fails.
+fn in_transaction<T>(
+    conn: &mut Connection,
+    write: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = write(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
 /// Register a log (or refresh its name and URL) and return its checkpoint.
 pub(super) fn open_log(conn: &mut Connection, log: &LogIdentity) -> Result<LogCheckpoint, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.prepare_cached(
-        "INSERT INTO logs (log_id, name, url, updated_at) VALUES (?1, ?2, ?3, unixepoch())
-         ON CONFLICT (log_id) DO UPDATE SET name = excluded.name, url = excluded.url",
-    )?
-    .execute(params![&log.log_id[..], log.name, log.url])?;
-    let checkpoint = super::read::checkpoint(&tx, &log.log_id)?;
-    tx.commit()?;
+    let checkpoint = in_transaction(conn, |tx| {
+        tx.prepare_cached(
+            "INSERT INTO logs (log_id, name, url, updated_at) VALUES (?1, ?2, ?3, unixepoch())
+             ON CONFLICT (log_id) DO UPDATE SET name = excluded.name, url = excluded.url",
+        )?
+        .execute(params![&log.log_id[..], log.name, log.url])?;
+        super::read::checkpoint(tx, &log.log_id)
+    })?;
     checkpoint.ok_or_else(|| StoreError::Other(format!("log {} vanished after registration", log.name)))
 }
 
 /// Write a batch and move the log's cursor, in one transaction.
 pub(super) fn commit(conn: &mut Connection, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let outcome = commit_in(&tx, batch)?;
-    tx.commit()?;
-    Ok(outcome)
+    in_transaction(conn, |tx| commit_in(tx, batch))
 }
 
 fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
@@ -158,8 +170,8 @@ fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch) -> Result<CommitOutcome,
 ///
 /// Merging sets `has_precert`/`has_final`, fills in an unknown issuer and keeps the earliest
 /// timestamp; when the first final certificate arrives for a stored precertificate, the final
-/// certificate's DER and facts replace the precertificate's (the final one is what a relying
-/// party sees).
+/// certificate's DER, facts and key hashes replace the precertificate's (the final one is what a
+/// relying party sees). A new certificate starts with its CAA check pending.
 fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64, bool), StoreError> {
     let cert = &entry.certificate;
     let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
@@ -184,8 +196,9 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
         let facts = facts_json(cert)?;
         tx.prepare_cached(
             "INSERT INTO certificates (identity, issuer_spki, serial, not_before, not_after, subject,
-                                       has_precert, has_final, der, facts, first_seen_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                       has_precert, has_final, der, facts, first_seen_ms,
+                                       spki_sha256, key_material)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             &cert.identity[..],
@@ -199,6 +212,8 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
             cert.der,
             facts,
             timestamp,
+            &cert.facts.spki_sha256[..],
+            cert.facts.key_material_sha256.as_ref().map(|h| &h[..]),
         ])?;
         return Ok((tx.last_insert_rowid(), true));
     };
@@ -208,7 +223,7 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
         tx.prepare_cached(
             "UPDATE certificates SET serial = ?2, not_before = ?3, not_after = ?4, subject = ?5,
                     has_final = 1, der = ?6, facts = ?7, issuer_spki = coalesce(issuer_spki, ?8),
-                    first_seen_ms = min(first_seen_ms, ?9)
+                    first_seen_ms = min(first_seen_ms, ?9), spki_sha256 = ?10, key_material = ?11
              WHERE id = ?1",
         )?
         .execute(params![
@@ -221,6 +236,8 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
             facts,
             issuer,
             timestamp,
+            &cert.facts.spki_sha256[..],
+            cert.facts.key_material_sha256.as_ref().map(|h| &h[..]),
         ])?;
     } else if (cert.is_precert && !has_precert) || (issuer_unknown && issuer.is_some()) || timestamp < first_seen {
         tx.prepare_cached(
@@ -307,22 +324,137 @@ fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64,
 
 /// Record what was seen of a log outside a commit, in one transaction.
 pub(super) fn record_observation(conn: &mut Connection, obs: &LogObservation) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let log = find_log(&tx, &obs.log_id)?;
-    let size = obs.seen_tree_size.map(|s| to_sql_int(s, "seen tree size")).transpose()?;
-    let timestamp = obs.seen_timestamp_ms.map(|t| to_sql_int(t, "seen timestamp")).transpose()?;
-    tx.prepare_cached(
-        "UPDATE logs SET seen_size = coalesce(?2, seen_size),
-                seen_timestamp = coalesce(?3, seen_timestamp), updated_at = unixepoch()
-         WHERE id = ?1",
-    )?
-    .execute(params![log.id, size, timestamp])?;
-    if let Some(head) = &obs.verified_head {
-        set_verified_head(&tx, log.id, head)?;
-    }
-    upsert_findings(&tx, &obs.findings)?;
-    tx.commit()?;
-    Ok(())
+    in_transaction(conn, |tx| {
+        let log = find_log(tx, &obs.log_id)?;
+        let size = obs.seen_tree_size.map(|s| to_sql_int(s, "seen tree size")).transpose()?;
+        let timestamp = obs.seen_timestamp_ms.map(|t| to_sql_int(t, "seen timestamp")).transpose()?;
+        tx.prepare_cached(
+            "UPDATE logs SET seen_size = coalesce(?2, seen_size),
+                    seen_timestamp = coalesce(?3, seen_timestamp), updated_at = unixepoch()
+             WHERE id = ?1",
+        )?
+        .execute(params![log.id, size, timestamp])?;
+        if let Some(head) = &obs.verified_head {
+            set_verified_head(tx, log.id, head)?;
+        }
+        upsert_findings(tx, &obs.findings)?;
+        Ok(())
+    })
+}
+
+/// Insert or merge findings that came without a commit; returns how many are new.
+pub(super) fn record_findings(conn: &mut Connection, findings: &[NewFinding]) -> Result<u64, StoreError> {
+    in_transaction(conn, |tx| upsert_findings(tx, findings))
+}
+
+/// Add compromised keys and findings in one transaction; returns how many keys were new.
+///
+/// A key already known from the same source is left as it is (its first `learned_at` and
+/// evidence stay), except that a missing key-material hash is filled in.
+pub(super) fn add_compromised_keys(
+    conn: &mut Connection,
+    keys: &[CompromisedKeyRecord],
+    findings: &[NewFinding],
+) -> Result<u64, StoreError> {
+    in_transaction(conn, |tx| {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO compromised_keys (spki_sha256, material_sha256, source, learned_at, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (spki_sha256, source) DO NOTHING",
+        )?;
+        let mut fill_material = tx.prepare_cached(
+            "UPDATE compromised_keys SET material_sha256 = ?3
+             WHERE spki_sha256 = ?1 AND source = ?2 AND material_sha256 IS NULL",
+        )?;
+        let mut new = 0;
+        for key in keys {
+            let evidence = serde_json::to_string(&key.evidence)
+                .map_err(|e| StoreError::Other(format!("cannot serialize compromised-key evidence: {e}")))?;
+            let material = key.material_sha256.as_ref().map(|h| &h[..]);
+            let inserted =
+                insert.execute(params![&key.spki_sha256[..], material, key.source, key.learned_at, evidence])?;
+            if inserted > 0 {
+                new += 1;
+            } else if material.is_some() {
+                fill_material.execute(params![&key.spki_sha256[..], key.source, material])?;
+            }
+        }
+        upsert_findings(tx, findings)?;
+        Ok(new)
+    })
+}
+
+/// Record a CRL's state, its entries and findings in one transaction.
+///
+/// The URL's state is replaced. A revocation already stored keeps its first sighting
+/// (`first_seen_at` and the `crl_url` of that sighting, the earlier of the two if an older
+/// sighting arrives late) and takes the revocation date and reason of this CRL.
+pub(super) fn record_crl(conn: &mut Connection, crl: &CrlRecord, findings: &[NewFinding]) -> Result<(), StoreError> {
+    in_transaction(conn, |tx| {
+        let state = &crl.state;
+        tx.prepare_cached(
+            "INSERT INTO crl_state (url, issuer_spki, crl_number, this_update, next_update, fetched_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (url) DO UPDATE SET issuer_spki = excluded.issuer_spki,
+                 crl_number = excluded.crl_number, this_update = excluded.this_update,
+                 next_update = excluded.next_update, fetched_at = excluded.fetched_at",
+        )?
+        .execute(params![
+            state.url,
+            &state.issuer_spki_sha256[..],
+            state.crl_number,
+            state.this_update,
+            state.next_update,
+            state.fetched_at,
+        ])?;
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO revocations (issuer_spki, serial, revoked_at, reason, first_seen_at, crl_url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (issuer_spki, serial) DO UPDATE SET
+                 revoked_at = excluded.revoked_at,
+                 reason = excluded.reason,
+                 crl_url = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.crl_url
+                                ELSE crl_url END,
+                 first_seen_at = min(first_seen_at, excluded.first_seen_at)",
+        )?;
+        for entry in &crl.entries {
+            upsert.execute(params![
+                &entry.issuer_spki_sha256[..],
+                entry.serial,
+                entry.revoked_at,
+                entry.reason,
+                entry.first_seen_at,
+                entry.crl_url,
+            ])?;
+        }
+        upsert_findings(tx, findings)?;
+        Ok(())
+    })
+}
+
+/// Mark certificates CAA-checked at `checked_at` (leave them pending when `None`) and record
+/// findings, in one transaction. An unknown certificate id is `NotFound` and writes nothing.
+pub(super) fn record_caa(
+    conn: &mut Connection,
+    cert_ids: &[i64],
+    checked_at: Option<i64>,
+    findings: &[NewFinding],
+) -> Result<(), StoreError> {
+    in_transaction(conn, |tx| {
+        let mut mark = tx.prepare_cached("UPDATE certificates SET caa_checked_at = ?2 WHERE id = ?1")?;
+        let mut exists = tx.prepare_cached("SELECT 1 FROM certificates WHERE id = ?1")?;
+        for &id in cert_ids {
+            let found = match checked_at {
+                Some(at) => mark.execute(params![id, at])? > 0,
+                None => exists.exists([id])?,
+            };
+            if !found {
+                return Err(StoreError::NotFound(format!("certificate {id}")));
+            }
+        }
+        upsert_findings(tx, findings)?;
+        Ok(())
+    })
 }
 
 /// Change a finding's status; `NotFound` when there is no such finding.
