@@ -177,7 +177,15 @@ impl CaaChecker {
     ) -> CaaCheck {
         let result = self.relevant_rrset(dns_name).await;
         let checked_at_ms = unix_ms_now();
-        build_check(dns_name, ca_identifiers, result, &self.inner.lookup.upstreams(), checked_at_ms, not_before, sct_time_ms)
+        build_check(
+            dns_name,
+            ca_identifiers,
+            result,
+            &self.inner.lookup.upstreams(),
+            checked_at_ms,
+            not_before,
+            sct_time_ms,
+        )
     }
 }
 
@@ -256,7 +264,8 @@ fn rfc3339_ms(ms: i64) -> String {
 
 impl Inner {
     fn clamp_ttl(&self, ttl: u32) -> Duration {
-        Duration::from_secs(u64::from(ttl)).clamp(self.settings.min_cache_ttl, self.settings.max_cache_ttl.max(self.settings.min_cache_ttl))
+        Duration::from_secs(u64::from(ttl))
+            .clamp(self.settings.min_cache_ttl, self.settings.max_cache_ttl.max(self.settings.min_cache_ttl))
     }
 
     /// The cache slot for `name`, replacing an expired one.
@@ -367,11 +376,7 @@ struct Pacer {
 
 impl Pacer {
     fn new(per_second: u32) -> Self {
-        Self {
-            interval: Duration::from_secs(1) / per_second,
-            burst: Duration::from_secs(1),
-            next: Mutex::new(None),
-        }
+        Self { interval: Duration::from_secs(1) / per_second, burst: Duration::from_secs(1), next: Mutex::new(None) }
     }
 
     /// Reserves the next send slot and waits for it.
@@ -542,7 +547,15 @@ mod tests {
         let nb = 1_739_145_600i64;
         let sct = (nb as u64 + 60) * 1000;
         let checked = sct as i64 + 2 * 3600 * 1000;
-        let c = build_check("www.moe.gov.tw", &ids, Ok(rrset.clone()), &["127.0.0.1:53".into()], checked, Some(nb), Some(sct));
+        let c = build_check(
+            "www.moe.gov.tw",
+            &ids,
+            Ok(rrset.clone()),
+            &["127.0.0.1:53".into()],
+            checked,
+            Some(nb),
+            Some(sct),
+        );
         assert_eq!(c.verdict, CaaVerdict::Conflict);
         assert!(c.confirmed);
         let e = &c.evidence;

@@ -10,7 +10,8 @@ use crate::rdata::{CaaRecord, normalize_identifier, parse_issue_value};
 /// issuance: RFC 8659 (`issue`, `issuewild`, `iodef`), the BR contact tags (`contactemail`,
 /// `contactphone`), RFC 9495 (`issuemail`) and the registered `issuevmc`. The last two govern
 /// other certificate types and so never restrict TLS issuance.
-pub const KNOWN_TAGS: &[&str] = &["issue", "issuewild", "iodef", "contactemail", "contactphone", "issuemail", "issuevmc"];
+pub const KNOWN_TAGS: &[&str] =
+    &["issue", "issuewild", "iodef", "contactemail", "contactphone", "issuemail", "issuevmc"];
 
 /// RFC 8657 parameters that bind issuance to an ACME account or validation method; a monitor
 /// reading CT cannot tell whether the CA honoured them.
@@ -84,7 +85,10 @@ pub fn evaluate(name: &str, rrset: &[CaaRecord], ca_identifiers: &[String]) -> C
     if let Some(r) = rrset.iter().find(|r| r.is_critical() && !KNOWN_TAGS.iter().any(|t| r.tag_is(t))) {
         return decision(
             CaaVerdict::CriticalUnknown,
-            format!("record `{r}` has the critical flag and the unknown tag {:?}, which forbids issuance", r.tag_text()),
+            format!(
+                "record `{r}` has the critical flag and the unknown tag {:?}, which forbids issuance",
+                r.tag_text()
+            ),
             Some(r.clone()),
         );
     }
@@ -122,7 +126,8 @@ pub fn evaluate(name: &str, rrset: &[CaaRecord], ca_identifiers: &[String]) -> C
         if !ids.iter().any(|id| id == issuer) {
             continue;
         }
-        let params: Vec<&str> = UNVERIFIABLE_PARAMETERS.iter().copied().filter(|p| parsed.parameter(p).is_some()).collect();
+        let params: Vec<&str> =
+            UNVERIFIABLE_PARAMETERS.iter().copied().filter(|p| parsed.parameter(p).is_some()).collect();
         if params.is_empty() {
             return decision(
                 CaaVerdict::Permitted,
@@ -215,15 +220,25 @@ mod tests {
 
     #[test]
     fn several_issue_records_add_up() {
-        let set = [rec(0, "issue", "letsencrypt.org"), rec(0, "issue", "pki.hinet.net"), rec(0, "issue", "digicert.com")];
+        let set =
+            [rec(0, "issue", "letsencrypt.org"), rec(0, "issue", "pki.hinet.net"), rec(0, "issue", "digicert.com")];
         assert_eq!(verdict("a.example", &set, HINET), CaaVerdict::Permitted);
     }
 
     #[test]
     fn case_and_trailing_dots_are_tolerated() {
-        assert_eq!(verdict("a.example", &[rec(0, "Issue", "LetsEncrypt.ORG")], &["letsencrypt.org"]), CaaVerdict::Permitted);
-        assert_eq!(verdict("a.example", &[rec(0, "ISSUE", "letsencrypt.org.")], &["LETSENCRYPT.org"]), CaaVerdict::Permitted);
-        assert_eq!(verdict("a.example", &[rec(0, "issue", "letsencrypt.org")], &["letsencrypt.org."]), CaaVerdict::Permitted);
+        assert_eq!(
+            verdict("a.example", &[rec(0, "Issue", "LetsEncrypt.ORG")], &["letsencrypt.org"]),
+            CaaVerdict::Permitted
+        );
+        assert_eq!(
+            verdict("a.example", &[rec(0, "ISSUE", "letsencrypt.org.")], &["LETSENCRYPT.org"]),
+            CaaVerdict::Permitted
+        );
+        assert_eq!(
+            verdict("a.example", &[rec(0, "issue", "letsencrypt.org")], &["letsencrypt.org."]),
+            CaaVerdict::Permitted
+        );
     }
 
     #[test]

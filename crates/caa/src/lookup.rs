@@ -345,13 +345,11 @@ impl HickoryLookup {
         opts.num_concurrent_reqs = 1;
         opts.max_active_requests = settings.max_active_requests.max(1);
         opts.edns_payload_len = wire::EDNS_PAYLOAD;
-        let resolver = Resolver::builder_with_config(
-            ResolverConfig::from_name_servers(servers),
-            TokioRuntimeProvider::default(),
-        )
-        .with_options(opts)
-        .build()
-        .map_err(|e| ResolverSetupError::Build(e.to_string()))?;
+        let resolver =
+            Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()
+                .map_err(|e| ResolverSetupError::Build(e.to_string()))?;
         Ok(Self { resolver, settings })
     }
 
@@ -365,26 +363,35 @@ impl HickoryLookup {
             .map_err(|_| LookupError::InvalidName { name: name.to_string(), reason: "rejected by the DNS library" })?;
         match self.resolver.lookup(fqdn, RecordType::CAA).await {
             Ok(lookup) => {
-                let mut records = Vec::new();
-                let mut aliases = Vec::new();
-                let mut owner = name.to_string();
-                let mut ttl: Option<u32> = None;
+                let mut cnames = Vec::new();
+                let mut caa = Vec::new();
                 for r in lookup.answers() {
                     match &r.data {
-                        RData::CAA(caa) => {
-                            owner = plain_name(&r.name);
-                            ttl = Some(ttl.map_or(r.ttl, |t| t.min(r.ttl)));
-                            records.push(CaaRecord::new(caa.flags(), caa.tag.as_bytes(), caa.value.clone()));
-                        }
-                        RData::CNAME(target) => aliases.push(plain_name(&target.0)),
+                        RData::CAA(c) => caa.push((
+                            plain_name(&r.name),
+                            r.ttl,
+                            CaaRecord::new(c.flags(), c.tag.as_bytes(), c.value.clone()),
+                        )),
+                        RData::CNAME(target) => cnames.push((plain_name(&r.name), plain_name(&target.0))),
                         _ => {}
+                    }
+                }
+                // Walk the CNAME chain from the query name; a cycle or an overlong chain is a
+                // failure, not an empty answer.
+                let aliases = follow_chain(name, &cnames)?;
+                let owner = aliases.last().cloned().unwrap_or_else(|| name.to_string());
+                let mut ttl: Option<u32> = None;
+                let mut records = Vec::new();
+                for (o, t, rec) in caa {
+                    // Records at a name the chain does not reach are not the answer; a
+                    // resolver that dropped the CNAMEs (no chain) is trusted as is.
+                    if o == owner || cnames.is_empty() {
+                        ttl = Some(ttl.map_or(t, |x| x.min(t)));
+                        records.push(rec);
                     }
                 }
                 let authentic_data = lookup.message().metadata.authentic_data;
                 let status = if records.is_empty() { AnswerStatus::NoData } else { AnswerStatus::Records };
-                if records.is_empty() {
-                    owner = aliases.last().cloned().unwrap_or(owner);
-                }
                 Ok(NameAnswer {
                     name: name.to_string(),
                     status,
@@ -395,6 +402,15 @@ impl HickoryLookup {
                     authentic_data,
                     source: AnswerSource::Resolver,
                 })
+            }
+            Err(NetError::Dns(DnsError::NoRecordsFound(no)))
+                if no.response_code == ResponseCode::NoError && no.soa.is_none() =>
+            {
+                // An empty NOERROR answer without the SOA that RFC 2308 requires is what
+                // hickory reports when it gives up on a CNAME chain (a loop, or one deeper
+                // than its limit), having dropped the chain itself. Ask again and read the
+                // chain ourselves rather than mistake it for "no CAA records".
+                self.raw_query(name, 0).await
             }
             Err(NetError::Dns(DnsError::NoRecordsFound(no))) => Ok(NameAnswer {
                 name: name.to_string(),
@@ -440,28 +456,27 @@ impl HickoryLookup {
                 }
             }
             // Follow the CNAME chain inside the answer section.
-            let mut current = name.to_string();
-            let mut aliases: Vec<String> = Vec::new();
-            loop {
-                let next = response.answers.iter().find_map(|a| match a {
-                    AnswerRecord::Cname { owner, target, .. } if *owner == current => Some(target.clone()),
-                    _ => None,
-                });
-                let Some(target) = next else { break };
-                if target == name || aliases.contains(&target) || depth + aliases.len() >= MAX_ALIASES {
-                    return Err(LookupError::AliasLoop { name: name.to_string() });
-                }
-                aliases.push(target.clone());
-                current = target;
+            let cnames: Vec<(String, String)> = response
+                .answers
+                .iter()
+                .filter_map(|a| match a {
+                    AnswerRecord::Cname { owner, target, .. } => Some((owner.clone(), target.clone())),
+                    AnswerRecord::Caa { .. } => None,
+                })
+                .collect();
+            let mut aliases = follow_chain(name, &cnames)?;
+            if depth + aliases.len() > MAX_ALIASES {
+                return Err(LookupError::AliasLoop { name: name.to_string() });
             }
+            let current = aliases.last().cloned().unwrap_or_else(|| name.to_string());
             let mut records = Vec::new();
             let mut ttl: Option<u32> = None;
             for a in &response.answers {
-                if let AnswerRecord::Caa { owner, ttl: t, record } = a {
-                    if *owner == current {
-                        ttl = Some(ttl.map_or(*t, |x| x.min(*t)));
-                        records.push(record.clone());
-                    }
+                if let AnswerRecord::Caa { owner, ttl: t, record } = a
+                    && *owner == current
+                {
+                    ttl = Some(ttl.map_or(*t, |x| x.min(*t)));
+                    records.push(record.clone());
                 }
             }
             if records.is_empty() && !aliases.is_empty() && response.rcode == wire::rcode::NOERROR {
@@ -536,6 +551,21 @@ impl CaaLookup for HickoryLookup {
     fn upstreams(&self) -> Vec<String> {
         self.settings.nameservers.iter().map(|a| a.to_string()).collect()
     }
+}
+
+/// Follows CNAMEs (owner, target) from `name`; returns the targets in order, or an error when
+/// the chain revisits a name or exceeds [`MAX_ALIASES`].
+fn follow_chain(name: &str, cnames: &[(String, String)]) -> Result<Vec<String>, LookupError> {
+    let mut aliases: Vec<String> = Vec::new();
+    let mut current = name;
+    while let Some((_, target)) = cnames.iter().find(|(o, _)| o == current) {
+        if target == name || aliases.contains(target) || aliases.len() >= MAX_ALIASES {
+            return Err(LookupError::AliasLoop { name: name.to_string() });
+        }
+        aliases.push(target.clone());
+        current = target;
+    }
+    Ok(aliases)
 }
 
 fn bad_name_reason(e: &wire::WireError) -> &'static str {

@@ -200,7 +200,11 @@ pub fn parse_issue_value(value: &[u8]) -> Result<IssueValue, IssueValueError> {
         None => return Ok(IssueValue { issuer, parameters }),
         Some(b';') => p.pos += 1,
         Some(_) => {
-            let expected = if issuer.is_some() { "';' or the end after the issuer domain name" } else { "an issuer domain name or ';'" };
+            let expected = if issuer.is_some() {
+                "';' or the end after the issuer domain name"
+            } else {
+                "an issuer domain name or ';'"
+            };
             return Err(p.unexpected(expected));
         }
     }
@@ -383,7 +387,10 @@ mod tests {
 
     #[test]
     fn issue_plain_and_whitespace() {
-        assert_eq!(issue("letsencrypt.org").unwrap(), IssueValue { issuer: Some("letsencrypt.org".into()), parameters: vec![] });
+        assert_eq!(
+            issue("letsencrypt.org").unwrap(),
+            IssueValue { issuer: Some("letsencrypt.org".into()), parameters: vec![] }
+        );
         assert_eq!(issue(" \tLetsEncrypt.ORG \t").unwrap().issuer.as_deref(), Some("letsencrypt.org"));
         assert_eq!(issue("ca-1.example").unwrap().issuer.as_deref(), Some("ca-1.example"));
         assert_eq!(issue("a--b.example").unwrap().issuer.as_deref(), Some("a--b.example"));
@@ -454,7 +461,10 @@ mod tests {
     #[test]
     fn issue_error_messages_say_where() {
         let e = issue("ca.example extra").unwrap_err();
-        assert_eq!(e.to_string(), "unexpected 'e' at offset 11 of the issue value; expected ';' or the end after the issuer domain name");
+        assert_eq!(
+            e.to_string(),
+            "unexpected 'e' at offset 11 of the issue value; expected ';' or the end after the issuer domain name"
+        );
         let e = issue("ca.example; k").unwrap_err();
         assert!(matches!(e, IssueValueError::UnexpectedEnd { .. }), "{e:?}");
     }

@@ -134,9 +134,10 @@ fn encode_name(name: &str, out: &mut Vec<u8>) -> Result<(), WireError> {
     let start = out.len();
     if !trimmed.is_empty() {
         for label in trimmed.split('.') {
-            let len = u8::try_from(label.len()).ok().filter(|l| (1..=63).contains(l)).ok_or_else(|| {
-                bad(if label.is_empty() { "empty label" } else { "label longer than 63 octets" })
-            })?;
+            let len = u8::try_from(label.len())
+                .ok()
+                .filter(|l| (1..=63).contains(l))
+                .ok_or_else(|| bad(if label.is_empty() { "empty label" } else { "label longer than 63 octets" }))?;
             out.push(len);
             out.extend_from_slice(label.as_bytes());
         }
@@ -192,7 +193,8 @@ pub fn parse_response(msg: &[u8], id: u16, qname: &str) -> Result<Response, Wire
         }
         match (in_answer, rtype) {
             (true, TYPE_CAA) => {
-                let record = CaaRecord::from_rdata(rdata).map_err(|source| WireError::Rdata { owner: owner.clone(), source })?;
+                let record =
+                    CaaRecord::from_rdata(rdata).map_err(|source| WireError::Rdata { owner: owner.clone(), source })?;
                 answers.push(AnswerRecord::Caa { owner, ttl, record });
             }
             (true, TYPE_CNAME) => {
@@ -282,7 +284,8 @@ impl<'a> Reader<'a> {
                     pos += 1 + usize::from(len);
                 }
                 0xc0 => {
-                    let lo = *self.msg.get(pos + 1).ok_or(WireError::Truncated { what: "name pointer", offset: pos })?;
+                    let lo =
+                        *self.msg.get(pos + 1).ok_or(WireError::Truncated { what: "name pointer", offset: pos })?;
                     let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
                     // Pointers must go strictly backwards, which also rules out loops.
                     if target >= pos {
