@@ -27,6 +27,26 @@ impl BatchBuilder {
         self.covered == 0
     }
 
+    /// Identities of the certificates in this batch.
+    pub fn identities(&self) -> std::collections::HashSet<Hash> {
+        self.entries.iter().map(|e| e.certificate.identity).collect()
+    }
+
+    /// Add findings raised outside entry processing (surges); they get the CA name from the
+    /// issuer and the time.
+    pub fn add_findings(&mut self, findings: Vec<NewFinding>, watch: &Watchlist, now: i64) {
+        for mut f in findings {
+            f.seen_at = now;
+            if f.ca.is_none()
+                && let Some(issuer) = f.issuer.as_deref().and_then(|h| hex::decode(h).ok())
+                && let Ok(issuer) = <Hash>::try_from(issuer.as_slice())
+            {
+                f.ca = watch.ca_for(&issuer).map(|c| c.name.clone());
+            }
+            self.findings.push(f);
+        }
+    }
+
     /// Add one processed entry; findings get the CA name and the time.
     pub fn push(&mut self, entry: ProcessedEntry, watch: &Watchlist, now: i64) {
         self.covered += 1;

@@ -59,6 +59,7 @@ pub struct Shared {
     pub commit_entries: u64,
     pub http: HttpConfig,
     pub partial_tile_delay: Duration,
+    pub detectors: crate::detect::DetectorSet,
 }
 
 /// The follower of one log.
@@ -287,8 +288,26 @@ impl LogFollower {
         RoundError::Misbehaved(m)
     }
 
-    fn entry_context(&self) -> (Hash, String, Arc<Watchlist>, Arc<KnownLogs>) {
-        (self.log_id, self.name.clone(), self.shared.watch.clone(), self.shared.known_logs.clone())
+    fn entry_context(&self) -> (Hash, String, Arc<Watchlist>, Arc<KnownLogs>, crate::detect::DetectorSet) {
+        (
+            self.log_id,
+            self.name.clone(),
+            self.shared.watch.clone(),
+            self.shared.known_logs.clone(),
+            self.shared.detectors.clone(),
+        )
+    }
+
+    /// The ordered stage: one entry, in log order.
+    fn take_in_order(&self, item: ProcessedEntry, range: &mut CompactRange, batch: &mut BatchBuilder) {
+        range.append(item.leaf_hash);
+        if let (Some(surge), crate::process::Classified::Record(record, _)) =
+            (&self.shared.detectors.surge, &item.class)
+            && let Ok(mut surge) = surge.lock()
+        {
+            surge.observe(record);
+        }
+        batch.push(item, &self.shared.watch, unix_now());
     }
 
     // ---------------------------------------------------------------- RFC 6962
@@ -325,10 +344,16 @@ impl LogFollower {
                     break;
                 };
                 let client = client.clone();
-                let (log_id, log_name, watch, known) = self.entry_context();
+                let (log_id, log_name, watch, known, detectors) = self.entry_context();
                 tasks.spawn(async move {
                     let raw = client.get_entries(s, e - 1).await?;
-                    let ctx = EntryContext { log_id, log_name: &log_name, watch: &watch, known_logs: &known };
+                    let ctx = EntryContext {
+                        log_id,
+                        log_name: &log_name,
+                        watch: &watch,
+                        known_logs: &known,
+                        detectors: &detectors,
+                    };
                     let mut cache = IssuerCache::default();
                     let items = raw
                         .iter()
@@ -351,8 +376,7 @@ impl LogFollower {
                         continue;
                     }
                     for item in seq.pop_ready() {
-                        range.append(item.leaf_hash);
-                        batch.push(item, &self.shared.watch, unix_now());
+                        self.take_in_order(item, &mut range, &mut batch);
                         if batch.covered() >= self.shared.commit_entries && failure.is_none() {
                             let full = std::mem::take(&mut batch);
                             if let Err(e) = self.commit(full, &range, sth).await {
@@ -390,7 +414,7 @@ impl LogFollower {
     /// Verify `range` (the committed entries plus `batch`) against `sth` and commit.
     async fn commit(
         &mut self,
-        batch: BatchBuilder,
+        mut batch: BatchBuilder,
         range: &CompactRange,
         sth: &SignedTreeHead,
     ) -> Result<(), RoundError> {
@@ -398,6 +422,14 @@ impl LogFollower {
         if let Err(detail) = self.verify_prefix(range, sth).await? {
             let mis = Misbehaviour::EntriesDoNotMatch { head: sth.head, covered: m, detail };
             return Err(self.misbehaved(mis).await);
+        }
+        // Surges are evaluated only on verified entries, right before they commit.
+        let identities = batch.identities();
+        if let Some(surge) = &self.shared.detectors.surge
+            && let Ok(mut surge) = surge.lock()
+        {
+            let findings = surge.evaluate(&identities);
+            batch.add_findings(findings, &self.shared.watch, unix_now());
         }
         let previous = self.committed.cursor;
         let checkpoint = LogCheckpoint {
@@ -410,6 +442,11 @@ impl LogFollower {
         let outcome = self.shared.store.call(move |s| s.commit(&commit)).await?;
         self.committed = checkpoint;
         self.committed_range = range.clone();
+        if let Some(surge) = &self.shared.detectors.surge
+            && let Ok(mut surge) = surge.lock()
+        {
+            surge.mark_committed(identities);
+        }
         self.shared.observer.on_commit(&self.name, previous, m, &outcome);
         Ok(())
     }
@@ -514,7 +551,7 @@ impl LogFollower {
                 let skip = start.saturating_sub(tile_start);
                 let client = client.clone();
                 let issuers = issuers.clone();
-                let (log_id, log_name, watch, known) = self.entry_context();
+                let (log_id, log_name, watch, known, detectors) = self.entry_context();
                 tasks.spawn(async move {
                     let bytes = client.get_data_tile(t, width).await?;
                     let leaves = ctwatch_ct::wire::decode_data_tile(&bytes).map_err(|e| {
@@ -548,7 +585,13 @@ impl LogFollower {
                             }
                         }
                     }
-                    let ctx = EntryContext { log_id, log_name: &log_name, watch: &watch, known_logs: &known };
+                    let ctx = EntryContext {
+                        log_id,
+                        log_name: &log_name,
+                        watch: &watch,
+                        known_logs: &known,
+                        detectors: &detectors,
+                    };
                     let map = issuers.lock().map(|m| m.clone()).unwrap_or_default();
                     let items = leaves
                         .into_iter()
@@ -570,8 +613,7 @@ impl LogFollower {
                         continue;
                     }
                     for item in seq.pop_ready() {
-                        range.append(item.leaf_hash);
-                        batch.push(item, &self.shared.watch, unix_now());
+                        self.take_in_order(item, &mut range, &mut batch);
                         // Commit on tile boundaries so the hash-tile check stays cheap.
                         if batch.covered() >= self.shared.commit_entries
                             && range.size().is_multiple_of(W)

@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod detect;
 pub mod follow;
 pub mod misbehaviour;
 pub mod pem;
@@ -161,6 +162,7 @@ impl Monitor {
             commit_entries: settings.commit_entries,
             http,
             partial_tile_delay: settings.partial_tile_delay,
+            detectors: crate::detect::DetectorSet::default(),
         };
         Ok(Monitor { settings, sources, shared })
     }

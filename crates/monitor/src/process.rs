@@ -36,6 +36,7 @@ pub struct EntryContext<'a> {
     pub log_name: &'a str,
     pub watch: &'a Watchlist,
     pub known_logs: &'a KnownLogs,
+    pub detectors: &'a crate::detect::DetectorSet,
 }
 
 /// Cache of issuer certificate DER → SPKI SHA-256 (chains repeat the same few issuers).
@@ -194,6 +195,14 @@ fn classify(
         is_precert,
         certificate: CertificateRecord { identity, issuer_spki_sha256: issuer, is_precert, der, facts },
     };
+    if ctx.detectors.lints {
+        findings.extend(crate::detect::lint_findings(&record));
+    }
+    if let Ok(keys) = ctx.detectors.keys.read()
+        && !keys.is_empty()
+    {
+        findings.extend(crate::detect::key_reuse_findings(&record, &keys, ctx.watch));
+    }
     Ok(Classified::Record(Box::new(record), findings))
 }
 
