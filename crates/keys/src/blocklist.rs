@@ -136,7 +136,7 @@ impl KeyBlocklist {
 
     /// Load a badkeys `blocklist.dat`; returns the number of records.
     pub fn add_badkeys_blocklist(&mut self, data: &[u8]) -> Result<usize, BlocklistError> {
-        if data.len() % 16 != 0 {
+        if !data.len().is_multiple_of(16) {
             return Err(BlocklistError::BadLength(data.len()));
         }
         let mut records = Vec::with_capacity(data.len() / 16);

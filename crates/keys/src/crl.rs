@@ -233,6 +233,7 @@ pub fn parse_crl(der: &[u8], issuer: &IssuerKey, limits: &CrlLimits) -> Result<P
     if der.len() > limits.max_bytes {
         return Err(CrlError::TooLarge { size: der.len(), limit: limits.max_bytes });
     }
+    check_framing(der)?;
     let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| CrlError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(CrlError::Malformed(format!("{} bytes after the CRL", rest.len())));
@@ -323,6 +324,35 @@ pub fn parse_crl(der: &[u8], issuer: &IssuerKey, limits: &CrlLimits) -> Result<P
     })
 }
 
+/// Strict DER framing of `CertificateList ::= SEQUENCE { tbsCertList SEQUENCE,
+/// signatureAlgorithm SEQUENCE, signatureValue BIT STRING }` with nothing after it. x509-parser
+/// is lenient about the encoding of the (unsigned) outer signatureAlgorithm; this requires it
+/// to be byte-for-byte the signed one.
+fn check_framing(der: &[u8]) -> Result<(), CrlError> {
+    use ctwatch_cert::der as d;
+    let malformed = |e: d::DerError| CrlError::Malformed(e.to_string());
+    let (outer, rest) = d::read_tlv(der).map_err(malformed)?;
+    if outer.tag != d::TAG_SEQUENCE {
+        return Err(malformed(d::DerError::UnexpectedTag { expected: d::TAG_SEQUENCE, found: outer.tag }));
+    }
+    if !rest.is_empty() {
+        return Err(CrlError::Malformed(format!("{} bytes after the CRL", rest.len())));
+    }
+    let mut r = d::Reader::new(outer.content);
+    let tbs = r.read(d::TAG_SEQUENCE).map_err(malformed)?;
+    let outer_alg = r.read(d::TAG_SEQUENCE).map_err(malformed)?;
+    r.read(d::TAG_BIT_STRING).map_err(malformed)?;
+    r.finish().map_err(malformed)?;
+    let mut t = d::Reader::new(tbs.content);
+    t.read_optional(d::TAG_INTEGER).map_err(malformed)?;
+    let inner_alg = t.read(d::TAG_SEQUENCE).map_err(malformed)?;
+    // RFC 5280 5.1.1.2: the two AlgorithmIdentifiers MUST be identical.
+    if inner_alg.raw != outer_alg.raw {
+        return Err(CrlError::SignatureAlgorithmMismatch);
+    }
+    Ok(())
+}
+
 /// Check the CRL's signature with ring.
 fn verify_signature(crl: &CertificateRevocationList<'_>, issuer_spki: &[u8]) -> Result<(), CrlError> {
     use ring::signature as sig;
@@ -338,9 +368,15 @@ fn verify_signature(crl: &CertificateRevocationList<'_>, issuer_spki: &[u8]) -> 
     };
     let (algorithm, key_bytes): (&'static dyn sig::VerificationAlgorithm, Vec<u8>) =
         match (algorithm_oid.as_str(), &key, curve) {
-            ("1.2.840.113549.1.1.11", spki::PublicKey::Rsa { .. }, _) => (&sig::RSA_PKCS1_2048_8192_SHA256, rsa_key(&key)),
-            ("1.2.840.113549.1.1.12", spki::PublicKey::Rsa { .. }, _) => (&sig::RSA_PKCS1_2048_8192_SHA384, rsa_key(&key)),
-            ("1.2.840.113549.1.1.13", spki::PublicKey::Rsa { .. }, _) => (&sig::RSA_PKCS1_2048_8192_SHA512, rsa_key(&key)),
+            ("1.2.840.113549.1.1.11", spki::PublicKey::Rsa { .. }, _) => {
+                (&sig::RSA_PKCS1_2048_8192_SHA256, rsa_key(&key))
+            }
+            ("1.2.840.113549.1.1.12", spki::PublicKey::Rsa { .. }, _) => {
+                (&sig::RSA_PKCS1_2048_8192_SHA384, rsa_key(&key))
+            }
+            ("1.2.840.113549.1.1.13", spki::PublicKey::Rsa { .. }, _) => {
+                (&sig::RSA_PKCS1_2048_8192_SHA512, rsa_key(&key))
+            }
             ("1.2.840.10045.4.3.2", spki::PublicKey::Ec { point, .. }, Some("1.2.840.10045.3.1.7")) => {
                 (&sig::ECDSA_P256_SHA256_ASN1, point.clone())
             }
@@ -438,7 +474,8 @@ impl CrlState {
             self.by_url.insert(url.to_owned(), record);
             return Ok(CrlProgress::First);
         };
-        let decimal = |n: Option<&[u8]>| n.map(|b| BigUint::from_bytes_be(b).to_string()).unwrap_or_else(|| "none".into());
+        let decimal =
+            |n: Option<&[u8]>| n.map(|b| BigUint::from_bytes_be(b).to_string()).unwrap_or_else(|| "none".into());
         let progress = match (previous.number.as_deref(), crl.number.as_deref()) {
             (Some(old), Some(new)) => {
                 let (old_n, new_n) = (BigUint::from_bytes_be(old), BigUint::from_bytes_be(new));

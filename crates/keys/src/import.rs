@@ -131,7 +131,9 @@ pub fn parse_import(input: &[u8]) -> ImportReport {
                             }),
                             Err(e) => report.problems.push(ImportProblem { line: *start, message: e.to_string() }),
                         },
-                        Err(e) => report.problems.push(ImportProblem { line: *start, message: format!("{label}: {e}") }),
+                        Err(e) => {
+                            report.problems.push(ImportProblem { line: *start, message: format!("{label}: {e}") })
+                        }
                     }
                 }
                 block = None;
@@ -198,9 +200,10 @@ fn decode_block(label: &str, body: &str) -> Result<(ImportKind, Vec<u8>), BlockE
         "CERTIFICATE" => ctwatch_cert::facts::spki_der_of_cert(&der)
             .map(|spki| (ImportKind::Certificate, spki))
             .map_err(|_| BlockError::Malformed("certificate")),
-        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
-            Ok((ImportKind::CertificateRequest, csr_spki(&der).map_err(|_| BlockError::Malformed("certificate request"))?))
-        }
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Ok((
+            ImportKind::CertificateRequest,
+            csr_spki(&der).map_err(|_| BlockError::Malformed("certificate request"))?,
+        )),
         "RSA PRIVATE KEY" => Ok((ImportKind::RsaPrivateKey, spki_of(rsa_private_key(&der)?, None)?)),
         "EC PRIVATE KEY" => Ok((ImportKind::EcPrivateKey, ec_private_key(&der, None)?)),
         "PRIVATE KEY" => Ok((ImportKind::PrivateKey, pkcs8_private_key(&der)?)),
@@ -251,7 +254,7 @@ fn ec_private_key(der: &[u8], curve_from_pkcs8: Option<&[u8]>) -> Result<Vec<u8>
     r.read(der::TAG_OCTET_STRING).map_err(bad)?;
     let mut curve = curve_from_pkcs8;
     let mut point = None;
-    while let Some(item) = r.next() {
+    for item in r {
         let item = item.map_err(bad)?;
         let inner = || der::read_tlv(item.content).map(|(t, _)| t);
         match item.tag {

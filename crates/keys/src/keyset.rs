@@ -174,10 +174,11 @@ impl CompromisedKeySet {
         let material_known = material.is_some_and(|m| self.by_material.contains_key(&m));
         // New matches are possible when a hash is added that nothing matched before: a new
         // material hash, or a new SPKI hash for a key that had no known material hash.
-        let newly_matchable = (material.is_some() && !material_known) || (!spki_known && !material_known);
-        let existing = self.by_spki.get(&key.fingerprints.spki_sha256).and_then(|ids| {
-            ids.iter().copied().find(|&i| self.keys.get(i).is_some_and(|k| k.source == key.source))
-        });
+        let newly_matchable = !material_known && (material.is_some() || !spki_known);
+        let existing = self
+            .by_spki
+            .get(&key.fingerprints.spki_sha256)
+            .and_then(|ids| ids.iter().copied().find(|&i| self.keys.get(i).is_some_and(|k| k.source == key.source)));
         let outcome = match existing.and_then(|i| self.keys.get_mut(i).map(|k| (i, k))) {
             Some((i, entry)) => {
                 let mut outcome = InsertOutcome::Known;

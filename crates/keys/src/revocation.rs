@@ -94,7 +94,12 @@ pub fn is_short_lived(not_before: i64, not_after: i64) -> bool {
 }
 
 /// The deadline for a certificate, or `None` when it is short-lived and so exempt.
-pub fn certificate_deadline(reason: RevocationReason, problem_known_at: i64, not_before: i64, not_after: i64) -> Option<i64> {
+pub fn certificate_deadline(
+    reason: RevocationReason,
+    problem_known_at: i64,
+    not_before: i64,
+    not_after: i64,
+) -> Option<i64> {
     (!is_short_lived(not_before, not_after)).then(|| deadline(reason, problem_known_at))
 }
 
@@ -160,7 +165,9 @@ impl RevocationVerdict {
     pub fn is_violation(&self) -> bool {
         matches!(
             self,
-            RevocationVerdict::Late { .. } | RevocationVerdict::Unrevoked { .. } | RevocationVerdict::WrongReason { .. }
+            RevocationVerdict::Late { .. }
+                | RevocationVerdict::Unrevoked { .. }
+                | RevocationVerdict::WrongReason { .. }
         )
     }
 }

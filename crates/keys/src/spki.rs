@@ -168,9 +168,7 @@ pub fn parse_spki(der: &[u8]) -> Result<PublicKey, SpkiError> {
             point: parts.key.to_vec(),
         },
         OID_ED25519 => PublicKey::Ed25519 { key: parts.key.to_vec() },
-        other => PublicKey::Other {
-            algorithm: der::oid_to_string(other).unwrap_or_else(|| "invalid-oid".to_owned()),
-        },
+        other => PublicKey::Other { algorithm: der::oid_to_string(other).unwrap_or_else(|| "invalid-oid".to_owned()) },
     })
 }
 

@@ -63,9 +63,7 @@ tdUkh5/5cKD3wNPfrHmfX/myE3jz9RglNyKRue4kjinnNlW7i771\n\
 -----END RSA PRIVATE KEY-----\n\
 ";
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SignatureAlgorithm,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SignatureAlgorithm};
 
 /// A test CA: its certificate DER and an issuer that can sign CRLs and certificates.
 pub(crate) struct TestCa {

@@ -341,7 +341,9 @@ impl WeakKeyChecker {
                 detail: "the modulus has the ROCA (Infineon RSALib, CVE-2017-15361) structure".to_owned(),
             });
         }
-        if let Some(g) = self.shared_products.iter().map(|prod| gcd(&n, &(prod % &n))).find(|g| *g != BigUint::from(1u32)) {
+        if let Some(g) =
+            self.shared_products.iter().map(|prod| gcd(&n, &(prod % &n))).find(|g| *g != BigUint::from(1u32))
+        {
             let factor = (g != n).then(|| g.to_bytes_be());
             found.push(WeakFinding {
                 check: WeakCheck::SharedPrimes,
@@ -353,7 +355,10 @@ impl WeakKeyChecker {
         if g != BigUint::from(1u32) {
             found.push(WeakFinding {
                 check: WeakCheck::SmallFactors,
-                detail: format!("the modulus has prime factors up to {}: their product is {g}", self.config.small_prime_bound),
+                detail: format!(
+                    "the modulus has prime factors up to {}: their product is {g}",
+                    self.config.small_prime_bound
+                ),
                 factor: Some(g.to_bytes_be()),
             });
         }
@@ -362,7 +367,10 @@ impl WeakKeyChecker {
             found.push(WeakFinding {
                 check: WeakCheck::Exponent,
                 factor: None,
-                detail: format!("public exponent {} bits long is outside BR 6.1.6's recommended range [2^16+1, 2^256-1]", e.bits()),
+                detail: format!(
+                    "public exponent {} bits long is outside BR 6.1.6's recommended range [2^16+1, 2^256-1]",
+                    e.bits()
+                ),
             });
         }
         Ok(found)

@@ -36,7 +36,9 @@ fn rsa_spki_without_null(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
 #[test]
 fn fingerprints_match_cert_facts_for_generated_certs() {
     let ca = testkeys::test_ca("Fingerprint CA", &rcgen::PKCS_ECDSA_P256_SHA256);
-    for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519, &rcgen::PKCS_RSA_SHA256] {
+    for alg in
+        [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519, &rcgen::PKCS_RSA_SHA256]
+    {
         let key = testkeys::key_for(alg);
         let cert = testkeys::leaf(&ca, "fp.example", &key, &[0x11]);
         let facts = ctwatch_cert::facts::cert_facts(&cert).unwrap();
@@ -173,7 +175,8 @@ fn classify_reuse_itruschina_pattern() {
     set.insert(entry(key, crl_source(9, &[1], 1_545_000_000), 1_550_000_000));
     let matches = set.lookup(&key);
     // A 2020 certificate from the same issuer with the same key: a confirmed BR violation.
-    let ctx = ReuseContext { issuer_spki_sha256: [9; 32], same_ca_issuers: &[], serial: &[2], not_before: 1_600_000_000 };
+    let ctx =
+        ReuseContext { issuer_spki_sha256: [9; 32], same_ca_issuers: &[], serial: &[2], not_before: 1_600_000_000 };
     let a = classify_reuse(&ctx, &matches).unwrap();
     assert_eq!(a.class, ReuseClass::BrViolation);
     assert!(a.confirmed);
@@ -211,7 +214,11 @@ fn set_round_trips_through_json() {
     let mut set = CompromisedKeySet::new();
     let fp = KeyFingerprints { spki_sha256: [0xab; 32], material_sha256: Some([0xcd; 32]) };
     set.insert(entry(fp, crl_source(9, &[0, 0x80], 100), 5));
-    set.insert(entry(KeyFingerprints::from_spki_sha256([1; 32]), KeySource::WeakKey { check: crate::weak::WeakCheck::Fermat }, 6));
+    set.insert(entry(
+        KeyFingerprints::from_spki_sha256([1; 32]),
+        KeySource::WeakKey { check: crate::weak::WeakCheck::Fermat },
+        6,
+    ));
     let json = serde_json::to_value(&set).unwrap();
     assert_eq!(json[0]["fingerprints"]["spki_sha256"], serde_json::json!("ab".repeat(32)));
     assert_eq!(json[0]["source"]["kind"], "crl");
@@ -222,5 +229,10 @@ fn set_round_trips_through_json() {
     assert_eq!(back.len(), 2);
     assert_eq!(back.lookup(&fp).len(), 1);
     assert_eq!(back.lookup(&KeyFingerprints { spki_sha256: [0; 32], material_sha256: Some([0xcd; 32]) }).len(), 1);
-    assert!(serde_json::from_str::<CompromisedKeySet>(r#"[{"fingerprints":{"spki_sha256":"zz"},"source":{"kind":"manual"},"learned_at":1,"evidence":null}]"#).is_err());
+    assert!(
+        serde_json::from_str::<CompromisedKeySet>(
+            r#"[{"fingerprints":{"spki_sha256":"zz"},"source":{"kind":"manual"},"learned_at":1,"evidence":null}]"#
+        )
+        .is_err()
+    );
 }

@@ -115,7 +115,12 @@ fn backdated_and_implausible_revocation_dates() {
     assert_eq!(normal.effective_revocation_time(), d - HOUR);
     assert_eq!(verdict(d, na, Some(&normal), d + DAY, 1), RevocationVerdict::OnTime);
     // A revocationDate after the CRL was first seen is implausible: first sighting counts.
-    let future = RevocationSighting { first_seen_at: d - HOUR, revoked_at: d + 5 * DAY, reason: Some(1), last_unlisted_this_update: None };
+    let future = RevocationSighting {
+        first_seen_at: d - HOUR,
+        revoked_at: d + 5 * DAY,
+        reason: Some(1),
+        last_unlisted_this_update: None,
+    };
     assert_eq!(future.effective_revocation_time(), d - HOUR);
     assert_eq!(verdict(d, na, Some(&future), d + DAY, 1), RevocationVerdict::OnTime);
 }
@@ -137,7 +142,12 @@ fn exhaustive_small_grid_is_consistent() {
             };
             assert_eq!(v, expected, "na={na} now={now}");
             for &at in &times {
-                let s = RevocationSighting { first_seen_at: at, revoked_at: at, reason: Some(1), last_unlisted_this_update: None };
+                let s = RevocationSighting {
+                    first_seen_at: at,
+                    revoked_at: at,
+                    reason: Some(1),
+                    last_unlisted_this_update: None,
+                };
                 let v = verdict(d, na, Some(&s), now, 1);
                 let expected = if at <= d {
                     RevocationVerdict::OnTime

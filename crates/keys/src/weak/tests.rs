@@ -56,7 +56,8 @@ fn roca_fingerprint() {
         assert!(checker.is_roca(&BigUint::from(65_537u32).pow(k)), "{k}");
     }
     // An ordinary RSA modulus and small numbers are not.
-    let key = crate::spki::parse_spki(&crate::testkeys::key_for(&rcgen::PKCS_RSA_SHA256).subject_public_key_info()).unwrap();
+    let key =
+        crate::spki::parse_spki(&crate::testkeys::key_for(&rcgen::PKCS_RSA_SHA256).subject_public_key_info()).unwrap();
     let crate::spki::PublicKey::Rsa { modulus, .. } = key else { panic!("not RSA") };
     assert!(!checker.is_roca(&BigUint::from_bytes_be(&modulus)));
     assert!(!checker.is_roca(&big(M127)));
