@@ -530,6 +530,27 @@ mod tests {
     }
 
     #[test]
+    fn every_lookup_failure_is_indeterminate() {
+        let name = || "a.example".to_string();
+        let errors = [
+            LookupError::ServFail { name: name() },
+            LookupError::Timeout { name: name() },
+            LookupError::Bogus { name: name() },
+            LookupError::AliasLoop { name: name() },
+            LookupError::ResponseCode { name: name(), code: "REFUSED".into() },
+            LookupError::Malformed { name: name(), message: "x".into() },
+            LookupError::Transport { name: name(), message: "x".into() },
+            LookupError::InvalidName { name: name(), reason: "x" },
+        ];
+        for e in errors {
+            let c = build_check("a.example", &ids(), Err(e.clone()), &[], 0, Some(0), None);
+            assert_eq!(c.verdict, CaaVerdict::Indeterminate, "{e}");
+            assert!(!c.confirmed);
+            assert_eq!(c.evidence["error"], e.to_string());
+        }
+    }
+
+    #[test]
     fn evidence_shape() {
         let rrset = RelevantRrset {
             query_name: "www.moe.gov.tw".into(),

@@ -191,6 +191,32 @@ async fn evidence_from_a_real_answer() {
     assert_eq!(r.evidence["confirmed"], false);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn climbing_and_aliases_in_evidence() {
+    let dns = start().await;
+    let c = checker(&dns);
+    // NXDOMAIN at every level below the zone apex, which has no CAA either.
+    let r = check(&c, "*.no.such.name.test").await;
+    assert_eq!(r.verdict, CaaVerdict::Permitted);
+    assert_eq!(r.evidence["tried"], serde_json::json!(["no.such.name.test", "such.name.test", "name.test", "test"]));
+    assert_eq!(r.evidence["ttl"], 300, "the SOA's negative TTL");
+    // NXDOMAIN below, records two levels up.
+    let r = check(&c, "a.b.c.parent.test").await;
+    assert_eq!(
+        r.evidence["tried"],
+        serde_json::json!(["a.b.c.parent.test", "b.c.parent.test", "c.parent.test", "parent.test"])
+    );
+    // A CNAME is followed by the resolver; the records' owner is the target.
+    let r = check(&c, "alias.test").await;
+    assert_eq!(r.verdict, CaaVerdict::Permitted);
+    assert_eq!(r.evidence["found_at"], "alias.test");
+    assert_eq!(r.evidence["owner"], "target.test");
+    assert_eq!(r.evidence["aliases"], serde_json::json!(["target.test"]));
+    // RFC 8659 climbs from the alias, not from its target: the target's parent is not used.
+    let r = check(&c, "aliasout.test").await;
+    assert_eq!(r.evidence["owner"], "elsewhere.example");
+}
+
 fn time_now_s() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
