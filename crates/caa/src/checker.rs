@@ -51,7 +51,7 @@ impl Default for CaaCheckerSettings {
             min_cache_ttl: Duration::from_secs(60),
             max_cache_ttl: Duration::from_secs(3600),
             max_in_flight: 64,
-            queries_per_second: Some(500),
+            queries_per_second: Some(1000),
         }
     }
 }
