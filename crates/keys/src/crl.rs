@@ -213,6 +213,12 @@ impl ParsedCrl {
         self.next_update.is_some_and(|n| now > n)
     }
 
+    /// The entries with reasonCode keyCompromise (1): the CRL's contribution to the
+    /// compromised-key set.
+    pub fn key_compromise_entries(&self) -> impl Iterator<Item = &RevokedEntry> {
+        self.entries.iter().filter(|e| e.reason == Some(1))
+    }
+
     /// The CRL number in decimal, or `none`.
     pub fn number_string(&self) -> String {
         self.number.as_deref().map(|n| BigUint::from_bytes_be(n).to_string()).unwrap_or_else(|| "none".to_owned())

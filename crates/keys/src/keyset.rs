@@ -102,6 +102,58 @@ pub struct CompromisedKey {
     pub evidence: serde_json::Value,
 }
 
+impl CompromisedKey {
+    /// The entry for a keyCompromise CRL entry, once the monitor has mapped (issuer, serial) to
+    /// the key of a stored certificate. `learned_at` is when the CRL listing it was fetched.
+    pub fn from_crl_entry(
+        crl: &crate::crl::ParsedCrl,
+        crl_url: &str,
+        entry: &crate::crl::RevokedEntry,
+        fingerprints: KeyFingerprints,
+        learned_at: i64,
+    ) -> Self {
+        CompromisedKey {
+            fingerprints,
+            source: KeySource::Crl {
+                issuer_spki_sha256: crl.issuer_spki_sha256,
+                crl_url: crl_url.to_owned(),
+                serial: entry.serial.clone(),
+                revocation_time: entry.revoked_at,
+            },
+            learned_at,
+            evidence: serde_json::json!({
+                "crl_url": crl_url,
+                "crl_number": crl.number_string(),
+                "crl_this_update": crl.this_update,
+                "issuer": crl.issuer,
+                "serial": hex::encode(&entry.serial),
+                "revocation_date": entry.revoked_at,
+                "reason_code": entry.reason,
+                "invalidity_date": entry.invalidity_date,
+            }),
+        }
+    }
+
+    /// The entry for a weak-key finding that compromises the key (see
+    /// [`WeakCheck::compromises_key`]); `None` for warnings.
+    pub fn from_weak_finding(
+        finding: &crate::weak::WeakFinding,
+        fingerprints: KeyFingerprints,
+        learned_at: i64,
+    ) -> Option<Self> {
+        finding.check.compromises_key().then(|| CompromisedKey {
+            fingerprints,
+            source: KeySource::WeakKey { check: finding.check },
+            learned_at,
+            evidence: serde_json::json!({
+                "check": finding.check.as_str(),
+                "detail": finding.detail,
+                "factor": finding.factor.as_deref().map(hex::encode),
+            }),
+        })
+    }
+}
+
 /// What [`CompromisedKeySet::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertOutcome {

@@ -236,3 +236,43 @@ fn set_round_trips_through_json() {
         .is_err()
     );
 }
+
+#[test]
+fn entries_from_crl_and_weak_findings() {
+    let crl = crate::crl::ParsedCrl {
+        issuer_spki_sha256: [9; 32],
+        issuer: "CN=Test CA".into(),
+        number: Some(vec![1, 0]),
+        this_update: 1_000,
+        next_update: Some(2_000),
+        idp: None,
+        is_delta: false,
+        entries: vec![
+            crate::crl::RevokedEntry { serial: vec![1], revoked_at: 900, reason: Some(1), invalidity_date: Some(800) },
+            crate::crl::RevokedEntry { serial: vec![2], revoked_at: 950, reason: Some(4), invalidity_date: None },
+        ],
+    };
+    let kc: Vec<_> = crl.key_compromise_entries().collect();
+    assert_eq!(kc.len(), 1);
+    let fp = KeyFingerprints { spki_sha256: [1; 32], material_sha256: Some([2; 32]) };
+    let key = CompromisedKey::from_crl_entry(&crl, "http://crl.example/a.crl", kc[0], fp, 1_100);
+    assert_eq!(
+        key.source,
+        KeySource::Crl {
+            issuer_spki_sha256: [9; 32],
+            crl_url: "http://crl.example/a.crl".into(),
+            serial: vec![1],
+            revocation_time: 900
+        }
+    );
+    assert_eq!(key.evidence["crl_number"], "256");
+    assert_eq!(key.evidence["invalidity_date"], 800);
+    let finding =
+        crate::weak::WeakFinding { check: crate::weak::WeakCheck::Fermat, factor: Some(vec![3]), detail: "d".into() };
+    let weak = CompromisedKey::from_weak_finding(&finding, fp, 5).unwrap();
+    assert_eq!(weak.source, KeySource::WeakKey { check: crate::weak::WeakCheck::Fermat });
+    assert_eq!(weak.evidence["factor"], "03");
+    let warning =
+        crate::weak::WeakFinding { check: crate::weak::WeakCheck::Exponent, factor: None, detail: "e".into() };
+    assert_eq!(CompromisedKey::from_weak_finding(&warning, fp, 5), None);
+}
