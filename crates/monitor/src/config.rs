@@ -58,6 +58,86 @@ pub struct RawConfig {
     pub dns: RawDns,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub detectors: RawDetectors,
+    #[serde(default)]
+    pub caa: RawCaa,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub crl: RawCrl,
+    #[serde(default)]
+    pub revocation: RawRevocation,
+}
+
+/// `[detectors]`: the per-certificate detectors.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetectors {
+    /// BR lints on every stored certificate (default true).
+    pub lints: Option<bool>,
+    /// Issuance-surge detection (default true).
+    pub surge: Option<bool>,
+    /// A window must be at least this many times its baseline (default 5).
+    pub surge_ratio: Option<f64>,
+    /// ... and at least this many certificates above it (default 100).
+    pub surge_min_excess: Option<u64>,
+    /// Hours of history before an issuer's baseline is trusted (default 168).
+    pub surge_min_history_hours: Option<u32>,
+}
+
+/// `[caa]`: CAA checks of watched CAs' names (needs `[dns] nameservers`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaa {
+    /// Default: true when `[dns] nameservers` is set and some CA has `caa_identifiers`.
+    pub enabled: Option<bool>,
+    /// Seconds before an indeterminate name is retried (default 600).
+    pub retry_secs: Option<f64>,
+    /// Indeterminate checks of one certificate before it is left unchecked (default 5).
+    pub max_attempts: Option<u32>,
+    /// DNS timeout per query, seconds (default 5).
+    pub timeout_secs: Option<f64>,
+}
+
+/// `[keys]`: compromised-key sources besides CRLs.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    /// Files of SPKI SHA-256 hex lines or PEM keys/certificates, imported at start.
+    #[serde(default)]
+    pub import: Vec<PathBuf>,
+}
+
+/// `[crl]`: revocation data of watched issuers.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrl {
+    /// Extra CRL URLs to poll.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Also poll the CRL distribution points of stored certificates (default true).
+    pub from_certificates: Option<bool>,
+    /// Seconds between polls of one URL (default 10800 = 3 h).
+    pub interval_secs: Option<f64>,
+    /// Largest CRL accepted, bytes (default 64 MiB).
+    pub max_bytes: Option<usize>,
+}
+
+/// `[revocation]`: BR 4.9.1.1 deadlines.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevocation {
+    /// When the revocation clock starts: "finding" (the finding's first-seen time, default) or
+    /// "issuance" (the certificate's log entry time: for reviewing history).
+    pub clock_start: Option<String>,
+}
+
+/// When the BR 4.9.1.1 clock starts for a certificate of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStart {
+    Finding,
+    Issuance,
 }
 
 /// `[store]`.
@@ -173,6 +253,8 @@ pub struct CaSettings {
     pub name: String,
     /// SPKI SHA-256 of its issuers (files already read and hashed).
     pub issuer_spki_sha256: Vec<[u8; 32]>,
+    /// Issuer certificates given as files (needed to verify their CRLs).
+    pub issuer_certs: Vec<Vec<u8>>,
     pub caa_identifiers: Vec<String>,
 }
 
@@ -193,6 +275,19 @@ pub struct Settings {
     pub default_fetch: FetchSettings,
     pub nameservers: Vec<std::net::SocketAddr>,
     pub metrics_listen: std::net::SocketAddr,
+    pub lints: bool,
+    /// Surge detection settings, when enabled.
+    pub surge: Option<ctwatch_surge::SurgeConfig>,
+    pub caa_enabled: bool,
+    pub caa_retry: Duration,
+    pub caa_max_attempts: u32,
+    pub dns_timeout: Duration,
+    pub key_imports: Vec<PathBuf>,
+    pub crl_urls: Vec<String>,
+    pub crl_from_certificates: bool,
+    pub crl_interval: Duration,
+    pub crl_max_bytes: usize,
+    pub clock_start: ClockStart,
 }
 
 impl Settings {
@@ -291,8 +386,11 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
     for (i, c) in raw.cas.iter().enumerate() {
         let key = format!("ca[{i}] ({})", c.name);
         let mut spkis = Vec::new();
+        let mut issuer_certs = Vec::new();
         for issuer in &c.issuers {
-            spkis.push(issuer_spki(path, &key, issuer, &resolve)?);
+            let (spki, der) = issuer_spki(path, &key, issuer, &resolve)?;
+            spkis.push(spki);
+            issuer_certs.extend(der);
         }
         if spkis.is_empty() {
             return Err(invalid(path, key, "`issuers` must list at least one issuer certificate file or SPKI SHA-256"));
@@ -305,7 +403,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
             }
             caa.push(id);
         }
-        cas.push(CaSettings { name: c.name.clone(), issuer_spki_sha256: spkis, caa_identifiers: caa });
+        cas.push(CaSettings { name: c.name.clone(), issuer_spki_sha256: spkis, issuer_certs, caa_identifiers: caa });
     }
 
     let mut nameservers = Vec::new();
@@ -319,6 +417,44 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
     let listen = raw.metrics.listen.as_deref().unwrap_or("127.0.0.1:9898");
     let metrics_listen =
         listen.parse().map_err(|_| invalid(path, "metrics.listen", format!("{listen:?} is not an IP:port address")))?;
+
+    let d = &raw.detectors;
+    let surge = if d.surge.unwrap_or(true) {
+        let mut c = ctwatch_surge::SurgeConfig::default();
+        if let Some(r) = d.surge_ratio {
+            c.ratio_threshold = positive(path, "detectors.surge_ratio", Some(r), 5.0)?;
+        }
+        if let Some(e) = d.surge_min_excess {
+            c.min_excess = e;
+        }
+        if let Some(h) = d.surge_min_history_hours {
+            c.min_history_hours = h;
+        }
+        ctwatch_surge::SurgeDetector::new(c.clone()).map_err(|e| invalid(path, "detectors", e.to_string()))?;
+        Some(c)
+    } else {
+        None
+    };
+    let any_caa_ids = cas.iter().any(|c| !c.caa_identifiers.is_empty());
+    let caa_enabled = raw.caa.enabled.unwrap_or(!nameservers.is_empty() && any_caa_ids);
+    if caa_enabled && nameservers.is_empty() {
+        return Err(invalid(path, "caa.enabled", "CAA checks need [dns] nameservers"));
+    }
+    let mut crl_urls = Vec::new();
+    for u in &raw.crl.urls {
+        crl_urls.push(check_url(path, "crl.urls", u)?);
+    }
+    let clock_start = match raw.revocation.clock_start.as_deref() {
+        None | Some("finding") => ClockStart::Finding,
+        Some("issuance") => ClockStart::Issuance,
+        Some(other) => {
+            return Err(invalid(
+                path,
+                "revocation.clock_start",
+                format!("{other:?}: expected \"finding\" or \"issuance\""),
+            ));
+        }
+    };
 
     Ok(Settings {
         config_path: path.to_path_buf(),
@@ -335,6 +471,18 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         default_fetch,
         nameservers,
         metrics_listen,
+        lints: d.lints.unwrap_or(true),
+        surge,
+        caa_enabled,
+        caa_retry: Duration::from_secs_f64(positive(path, "caa.retry_secs", raw.caa.retry_secs, 600.0)?),
+        caa_max_attempts: raw.caa.max_attempts.unwrap_or(5).max(1),
+        dns_timeout: Duration::from_secs_f64(positive(path, "caa.timeout_secs", raw.caa.timeout_secs, 5.0)?),
+        key_imports: raw.keys.import.iter().map(|p| resolve(p)).collect(),
+        crl_urls,
+        crl_from_certificates: raw.crl.from_certificates.unwrap_or(true),
+        crl_interval: Duration::from_secs_f64(positive(path, "crl.interval_secs", raw.crl.interval_secs, 10_800.0)?),
+        crl_max_bytes: raw.crl.max_bytes.unwrap_or(64 << 20),
+        clock_start,
     })
 }
 
@@ -365,12 +513,12 @@ fn issuer_spki(
     key: &str,
     issuer: &str,
     resolve: &dyn Fn(&Path) -> PathBuf,
-) -> Result<[u8; 32], ConfigError> {
+) -> Result<([u8; 32], Option<Vec<u8>>), ConfigError> {
     let trimmed = issuer.trim();
     if trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
         let mut out = [0u8; 32];
         hex::decode_to_slice(trimmed, &mut out).map_err(|e| invalid(path, key, e.to_string()))?;
-        return Ok(out);
+        return Ok((out, None));
     }
     let file = resolve(Path::new(trimmed));
     let bytes = std::fs::read(&file).map_err(|e| {
@@ -380,8 +528,9 @@ fn issuer_spki(
     let der = ders.first().ok_or_else(|| {
         invalid(path, format!("{key}.issuers"), format!("{} contains no certificate", file.display()))
     })?;
-    ctwatch_cert::facts::spki_sha256_of_cert(der)
-        .map_err(|e| invalid(path, format!("{key}.issuers"), format!("{}: {e}", file.display())))
+    let spki = ctwatch_cert::facts::spki_sha256_of_cert(der)
+        .map_err(|e| invalid(path, format!("{key}.issuers"), format!("{}: {e}", file.display())))?;
+    Ok((spki, Some(der.clone())))
 }
 
 #[cfg(test)]

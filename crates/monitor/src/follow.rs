@@ -60,6 +60,11 @@ pub struct Shared {
     pub http: HttpConfig,
     pub partial_tile_delay: Duration,
     pub detectors: crate::detect::DetectorSet,
+    /// Issuer certificates by SPKI SHA-256 (from the configuration and from chains), to verify
+    /// CRLs with.
+    pub issuers: Arc<Mutex<HashMap<Hash, Vec<u8>>>>,
+    /// CRL distribution points of stored certificates (polled by the CRL worker).
+    pub crl_urls: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// The follower of one log.
@@ -299,8 +304,24 @@ impl LogFollower {
     }
 
     /// The ordered stage: one entry, in log order.
-    fn take_in_order(&self, item: ProcessedEntry, range: &mut CompactRange, batch: &mut BatchBuilder) {
+    fn take_in_order(&self, mut item: ProcessedEntry, range: &mut CompactRange, batch: &mut BatchBuilder) {
         range.append(item.leaf_hash);
+        if let Some(der) = item.issuer_der.take()
+            && let Ok(spki) = ctwatch_cert::facts::spki_sha256_of_cert(&der)
+            && let Ok(mut issuers) = self.shared.issuers.lock()
+        {
+            issuers.entry(spki).or_insert(der);
+        }
+        if let crate::process::Classified::Record(record, _) = &item.class
+            && !record.certificate.facts.crl_distribution_points.is_empty()
+            && let Ok(mut urls) = self.shared.crl_urls.lock()
+        {
+            for url in &record.certificate.facts.crl_distribution_points {
+                if urls.len() < 100_000 {
+                    urls.insert(url.clone());
+                }
+            }
+        }
         if let (Some(surge), crate::process::Classified::Record(record, _)) =
             (&self.shared.detectors.surge, &item.class)
             && let Ok(mut surge) = surge.lock()

@@ -16,12 +16,15 @@
 //! ```
 
 pub mod batch;
+pub mod caa_worker;
 pub mod config;
+pub mod crl_worker;
 pub mod detect;
 pub mod follow;
 pub mod misbehaviour;
 pub mod pem;
 pub mod process;
+pub mod revocation;
 pub mod sequencer;
 pub mod watch;
 
@@ -154,15 +157,26 @@ impl Monitor {
         if sources.is_empty() {
             return Err(MonitorError::NoLogs);
         }
+        let store = StoreHandle::new(store);
+        let watch = Arc::new(Watchlist::new(&settings.cas, settings.all_issuers));
+        let detectors = build_detectors(&settings, &store, &watch).await?;
+        let issuers: std::collections::HashMap<ctwatch_ct::Hash, Vec<u8>> = settings
+            .cas
+            .iter()
+            .flat_map(|c| c.issuer_certs.iter())
+            .filter_map(|der| ctwatch_cert::facts::spki_sha256_of_cert(der).ok().map(|h| (h, der.clone())))
+            .collect();
         let shared = Shared {
-            store: StoreHandle::new(store),
-            watch: Arc::new(Watchlist::new(&settings.cas, settings.all_issuers)),
+            store,
+            watch,
             known_logs: Arc::new(known),
             observer,
             commit_entries: settings.commit_entries,
             http,
             partial_tile_delay: settings.partial_tile_delay,
-            detectors: crate::detect::DetectorSet::default(),
+            detectors,
+            issuers: Arc::new(Mutex::new(issuers)),
+            crl_urls: Arc::default(),
         };
         Ok(Monitor { settings, sources, shared })
     }
@@ -177,9 +191,76 @@ impl Monitor {
         self.shared.store.clone()
     }
 
+    fn caa_worker(&self) -> Result<Option<caa_worker::CaaWorker>, MonitorError> {
+        if !self.settings.caa_enabled {
+            return Ok(None);
+        }
+        let settings = ctwatch_caa::CaaCheckerSettings {
+            resolver: ctwatch_caa::ResolverSettings {
+                nameservers: self.settings.nameservers.clone(),
+                timeout: self.settings.dns_timeout,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let checker = ctwatch_caa::CaaChecker::new(settings)
+            .map_err(|e| MonitorError::Log { log: "[dns]".into(), error: e.to_string() })?;
+        Ok(Some(caa_worker::CaaWorker::new(
+            self.shared.store.clone(),
+            self.shared.watch.clone(),
+            checker,
+            self.settings.caa_retry,
+            self.settings.caa_max_attempts,
+        )))
+    }
+
+    fn crl_worker(&self) -> crl_worker::CrlWorker {
+        crl_worker::CrlWorker {
+            store: self.shared.store.clone(),
+            watch: self.shared.watch.clone(),
+            keys: self.shared.detectors.keys.clone(),
+            issuers: self.shared.issuers.clone(),
+            discovered: self.shared.crl_urls.clone(),
+            configured: self.settings.crl_urls.clone(),
+            from_certificates: self.settings.crl_from_certificates,
+            interval: self.settings.crl_interval,
+            limits: ctwatch_keys::crl::CrlLimits { max_bytes: self.settings.crl_max_bytes, ..Default::default() },
+            http: self.shared.http.clone(),
+            last_fetch: Default::default(),
+        }
+    }
+
     /// Follow every log until `mode` says stop or `cancel` fires. Store failures end the run
     /// with an error (nothing is skipped silently); log problems end only that log.
+    ///
+    /// Beside the followers run the CAA checks of stored certificates, CRL polling and the
+    /// revocation-deadline evaluation: periodically in daemon mode; once, after every log caught
+    /// up, in `UntilCaughtUp` mode (CAA retries of indeterminate answers included).
     pub async fn run(self, mode: RunMode, cancel: CancellationToken) -> Result<Vec<LogSummary>, MonitorError> {
+        let mut caa = self.caa_worker()?;
+        let mut crl = self.crl_worker();
+        let clock = self.settings.clock_start;
+        let store = self.shared.store.clone();
+        let mut workers = tokio::task::JoinSet::new();
+        if mode == RunMode::Daemon {
+            let cancel_w = cancel.clone();
+            let caa_retry = self.settings.caa_retry;
+            workers.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5).min(caa_retry));
+                loop {
+                    tokio::select! {
+                        _ = cancel_w.cancelled() => return Ok::<(), MonitorError>(()),
+                        _ = tick.tick() => {}
+                    }
+                    if let Some(w) = caa.as_mut() {
+                        w.pass().await?;
+                    }
+                    crl.pass(false).await?;
+                    revocation::evaluate(&store, clock, follow::unix_now()).await?;
+                }
+            });
+            caa = None;
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for source in self.sources.clone() {
             let shared = self.shared.clone();
@@ -203,12 +284,141 @@ impl Monitor {
                 }
             }
         }
+        workers.abort_all();
+        while let Some(joined) = workers.join_next().await {
+            if let Ok(Err(e)) = joined {
+                fatal.get_or_insert(e);
+            }
+        }
         if let Some(e) = fatal {
             return Err(e);
+        }
+        if mode == RunMode::UntilCaughtUp && !cancel.is_cancelled() {
+            self.finish_checks(caa, &cancel).await?;
         }
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(summaries)
     }
+
+    /// After catching up: CAA checks until nothing is due (indeterminate answers retried up to
+    /// the configured attempts), one CRL pass, one revocation evaluation.
+    async fn finish_checks(
+        &self,
+        caa: Option<caa_worker::CaaWorker>,
+        cancel: &CancellationToken,
+    ) -> Result<(), MonitorError> {
+        if let Some(mut w) = caa {
+            for _ in 0..=self.settings.caa_max_attempts {
+                let pass = w.pass().await?;
+                if pass.deferred == 0 || cancel.is_cancelled() {
+                    break;
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(self.settings.caa_retry) => {}
+                }
+                // Anything deferred in the last round is due again now.
+                let again = w.pass().await?;
+                if again.deferred == 0 {
+                    break;
+                }
+            }
+        }
+        let mut crl = self.crl_worker();
+        crl.pass(true).await?;
+        revocation::evaluate(&self.shared.store, self.settings.clock_start, follow::unix_now()).await?;
+        Ok(())
+    }
+}
+
+/// Load compromised keys (store + configured imports) and seed the surge detector.
+async fn build_detectors(
+    settings: &Settings,
+    store: &StoreHandle,
+    watch: &Arc<Watchlist>,
+) -> Result<detect::DetectorSet, MonitorError> {
+    let mut set = ctwatch_keys::keyset::CompromisedKeySet::new();
+    for record in store.call(|s| s.compromised_keys()).await? {
+        if let Some(k) = crl_worker::from_record(&record) {
+            set.insert(k);
+        }
+    }
+    let keys = Arc::new(std::sync::RwLock::new(set));
+    for file in &settings.key_imports {
+        import_keys(store, watch, &keys, file).await?;
+    }
+    let surge = match &settings.surge {
+        None => None,
+        Some(config) => {
+            let detector = ctwatch_surge::SurgeDetector::new(config.clone())
+                .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?;
+            let mut stage = detect::SurgeStage::new(detector);
+            // History: five weeks of stored hourly counts of the watched issuers.
+            let now_hour = follow::unix_now() / 3600;
+            let issuers: Vec<ctwatch_ct::Hash> =
+                settings.cas.iter().flat_map(|c| c.issuer_spki_sha256.iter().copied()).collect();
+            for issuer in issuers {
+                let counts =
+                    store.call(move |s| s.issuance_counts(Some(&issuer), now_hour - 35 * 24, now_hour + 48)).await?;
+                for c in counts {
+                    stage.seed_hourly(c.issuer_spki_sha256, c.hour, &c.validation_type, c.count);
+                }
+            }
+            Some(Arc::new(Mutex::new(stage)))
+        }
+    };
+    Ok(detect::DetectorSet { lints: settings.lints, keys, surge })
+}
+
+/// What a key import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub keys: usize,
+    pub new_keys: usize,
+    pub problems: Vec<String>,
+    pub findings: usize,
+}
+
+/// Import a file of compromised keys (hex SPKI SHA-256 lines, PEM keys or certificates), store
+/// the new ones and re-check stored certificates against them.
+pub async fn import_keys(
+    store: &StoreHandle,
+    watch: &Arc<Watchlist>,
+    keys: &Arc<std::sync::RwLock<ctwatch_keys::keyset::CompromisedKeySet>>,
+    file: &std::path::Path,
+) -> Result<ImportSummary, MonitorError> {
+    let bytes = std::fs::read(file).map_err(|e| MonitorError::Log {
+        log: file.display().to_string(),
+        error: format!("cannot read key file: {e}"),
+    })?;
+    let report = ctwatch_keys::import::parse_import(&bytes);
+    let now = follow::unix_now();
+    let imported = report.to_compromised(&file.display().to_string(), now);
+    let mut summary = ImportSummary {
+        keys: imported.len(),
+        problems: report.problems.iter().map(|p| format!("line {}: {}", p.line, p.message)).collect(),
+        ..Default::default()
+    };
+    for p in &summary.problems {
+        tracing::warn!(file = %file.display(), "{p}");
+    }
+    let mut new_keys = Vec::new();
+    if let Ok(mut set) = keys.write() {
+        for k in imported {
+            if set.insert(k.clone()) != ctwatch_keys::keyset::InsertOutcome::Known {
+                new_keys.push(k);
+            }
+        }
+    }
+    summary.new_keys = new_keys.len();
+    if new_keys.is_empty() {
+        return Ok(summary);
+    }
+    let findings = crl_worker::recheck_stored(store, watch, keys, &new_keys, now).await?;
+    summary.findings = findings.len();
+    let records: Vec<_> = new_keys.iter().map(crl_worker::to_record).collect();
+    store.call(move |s| s.add_compromised_keys(&records, &findings)).await?;
+    Ok(summary)
 }
 
 /// Attempts per round in `UntilCaughtUp` mode before a log is given up.

@@ -27,6 +27,9 @@ pub struct ProcessedEntry {
     pub index: u64,
     pub leaf_hash: Hash,
     pub class: Classified,
+    /// For stored certificates: the issuer certificate from the chain, when it is the issuer
+    /// (its SPKI hash matches), so the monitor can verify that issuer's CRLs.
+    pub issuer_der: Option<Vec<u8>>,
 }
 
 /// Read-only context for processing entries of one log.
@@ -72,6 +75,7 @@ pub fn process_rfc6962(
     let malformed = |error: String| ProcessedEntry {
         index,
         leaf_hash,
+        issuer_der: None,
         class: Classified::Malformed(Box::new(MalformedEntry {
             log_id: ctx.log_id,
             index,
@@ -95,7 +99,7 @@ pub fn process_rfc6962(
         && !ctx.watch.is_watched(Some(issuer))
         && !ctx.watch.all_issuers
     {
-        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped };
+        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None };
     }
     let extra = match wire::decode_extra_data(entry.signed_entry.entry_type(), extra_data) {
         Ok(x) => x,
@@ -105,8 +109,15 @@ pub fn process_rfc6962(
         Some(i) => Some(i),
         None => extra.chain.first().and_then(|c| cache.spki_of(c)),
     };
+    let chain_issuer = extra.chain.into_iter().next();
     match classify(ctx, index, leaf_hash, entry, extra.pre_certificate, issuer) {
-        Ok(class) => ProcessedEntry { index, leaf_hash, class },
+        Ok(class) => {
+            let issuer_der = match (&class, chain_issuer, issuer) {
+                (Classified::Record(..), Some(der), Some(i)) if cache.spki_of(&der) == Some(i) => Some(der),
+                _ => None,
+            };
+            ProcessedEntry { index, leaf_hash, class, issuer_der }
+        }
         Err(e) => malformed(e),
     }
 }
@@ -126,14 +137,15 @@ pub fn process_tile_leaf(
         SignedEntry::X509(_) => issuer_spki,
     };
     if !ctx.watch.is_watched(issuer.as_ref()) && !ctx.watch.all_issuers {
-        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped };
+        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None };
     }
     let extra_for_record = leaf.encode();
     match classify(ctx, index, leaf_hash, leaf.entry, leaf.pre_certificate, issuer) {
-        Ok(class) => ProcessedEntry { index, leaf_hash, class },
+        Ok(class) => ProcessedEntry { index, leaf_hash, class, issuer_der: None },
         Err(error) => ProcessedEntry {
             index,
             leaf_hash,
+            issuer_der: None,
             class: Classified::Malformed(Box::new(MalformedEntry {
                 log_id: ctx.log_id,
                 index,

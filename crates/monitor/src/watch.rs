@@ -82,7 +82,12 @@ mod tests {
     fn empty_watchlist_watches_everything_otherwise_only_listed() {
         let w = Watchlist::new(&[], false);
         assert!(w.is_watched(None));
-        let ca = CaSettings { name: "X".into(), issuer_spki_sha256: vec![[1; 32]], caa_identifiers: vec![] };
+        let ca = CaSettings {
+            name: "X".into(),
+            issuer_spki_sha256: vec![[1; 32]],
+            issuer_certs: vec![],
+            caa_identifiers: vec![],
+        };
         let w = Watchlist::new(&[ca], false);
         assert!(w.is_watched(Some(&[1; 32])));
         assert!(!w.is_watched(Some(&[2; 32])));
