@@ -1,12 +1,10 @@
-//! CAA checks against a real authoritative DNS server on 127.0.0.1 (see `server.rs`).
-
-mod server;
+//! CAA checks against a real authoritative DNS server on 127.0.0.1 (`ctwatch-testdns`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ctwatch_caa::{CaaCheck, CaaChecker, CaaCheckerSettings, CaaVerdict, ResolverSettings};
-use server::TestDns;
+use ctwatch_testdns::TestDns;
 
 const SOA: &str = "@ IN SOA ns.test. admin.test. 1 3600 600 86400 300\n@ IN NS ns.test.\n";
 

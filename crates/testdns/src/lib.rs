@@ -1,5 +1,6 @@
-//! A real authoritative DNS server for the tests: hickory-server's `Server` with in-memory
-//! zones parsed from zone-file text, bound to 127.0.0.1 (UDP and TCP on one port).
+//! A real authoritative DNS server for tests: hickory-server's `Server` with in-memory zones
+//! parsed from zone-file text, bound to 127.0.0.1 (UDP and TCP on one port). Used by the CAA
+//! crate's tests and the end-to-end detector scenario.
 //!
 //! A thin request handler in front of the catalog logs every query (name, protocol) and
 //! injects faults by name: names under `servfail.test` get SERVFAIL and names under
@@ -29,7 +30,9 @@ pub struct Logged {
     pub tcp: bool,
 }
 
-struct Handler {
+/// The request handler: logs queries, injects faults, answers from the catalog.
+#[allow(missing_debug_implementations)]
+pub struct Handler {
     catalog: Catalog,
     log: Arc<Mutex<Vec<Logged>>>,
 }
@@ -61,6 +64,7 @@ impl RequestHandler for Handler {
 }
 
 /// A running test server; dropping it stops the server.
+#[allow(missing_debug_implementations)]
 pub struct TestDns {
     /// The address serving UDP and TCP.
     pub addr: SocketAddr,
