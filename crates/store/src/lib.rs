@@ -93,10 +93,15 @@ pub trait Store: Send {
     fn certificate(&self, id: i64) -> Result<Option<StoredCertificate>, StoreError>;
 
     /// Certificates of an issuer with a serial (CRL entries name (issuer, serial) only).
-    fn certificates_by_issuer_serial(&self, issuer: &Hash, serial: &[u8]) -> Result<Vec<StoredCertificate>, StoreError>;
+    fn certificates_by_issuer_serial(&self, issuer: &Hash, serial: &[u8])
+    -> Result<Vec<StoredCertificate>, StoreError>;
 
     /// Certificates whose key has this SPKI SHA-256, or (when given) this key-material hash.
-    fn certificates_by_key(&self, spki_sha256: &Hash, material_sha256: Option<&Hash>) -> Result<Vec<StoredCertificate>, StoreError>;
+    fn certificates_by_key(
+        &self,
+        spki_sha256: &Hash,
+        material_sha256: Option<&Hash>,
+    ) -> Result<Vec<StoredCertificate>, StoreError>;
 
     /// Certificates linked to a finding, ordered by id (the affected-certificate list).
     fn finding_certificates(&self, finding_id: i64) -> Result<Vec<StoredCertificate>, StoreError>;
@@ -107,7 +112,11 @@ pub trait Store: Send {
 
     /// Add compromised keys (idempotent per (spki_sha256, source)) and the findings their
     /// re-check raised, in one transaction. Returns how many keys were new.
-    fn add_compromised_keys(&mut self, keys: &[CompromisedKeyRecord], findings: &[NewFinding]) -> Result<u64, StoreError>;
+    fn add_compromised_keys(
+        &mut self,
+        keys: &[CompromisedKeyRecord],
+        findings: &[NewFinding],
+    ) -> Result<u64, StoreError>;
 
     /// Every known compromised key.
     fn compromised_keys(&self) -> Result<Vec<CompromisedKeyRecord>, StoreError>;
@@ -128,5 +137,10 @@ pub trait Store: Send {
 
     /// Mark certificates CAA-checked at `checked_at` (or leave them pending when `None`, e.g.
     /// indeterminate answers to retry) and record findings, in one transaction.
-    fn record_caa(&mut self, cert_ids: &[i64], checked_at: Option<i64>, findings: &[NewFinding]) -> Result<(), StoreError>;
+    fn record_caa(
+        &mut self,
+        cert_ids: &[i64],
+        checked_at: Option<i64>,
+        findings: &[NewFinding],
+    ) -> Result<(), StoreError>;
 }

@@ -185,7 +185,11 @@ impl Store for SqliteStore {
         read::certificate(&self.conn, id)
     }
 
-    fn certificates_by_issuer_serial(&self, issuer: &Hash, serial: &[u8]) -> Result<Vec<StoredCertificate>, StoreError> {
+    fn certificates_by_issuer_serial(
+        &self,
+        issuer: &Hash,
+        serial: &[u8],
+    ) -> Result<Vec<StoredCertificate>, StoreError> {
         read::certificates_by_issuer_serial(&self.conn, issuer, serial)
     }
 
@@ -233,7 +237,12 @@ impl Store for SqliteStore {
         read::certificates_pending_caa(&self.conn, limit)
     }
 
-    fn record_caa(&mut self, cert_ids: &[i64], checked_at: Option<i64>, findings: &[NewFinding]) -> Result<(), StoreError> {
+    fn record_caa(
+        &mut self,
+        cert_ids: &[i64],
+        checked_at: Option<i64>,
+        findings: &[NewFinding],
+    ) -> Result<(), StoreError> {
         write::record_caa(&mut self.conn, cert_ids, checked_at, findings)
     }
 }

@@ -151,9 +151,7 @@ pub(super) fn certificates_by_issuer_serial(
 ) -> Result<Vec<StoredCertificate>, StoreError> {
     query_certificates(
         conn,
-        &format!(
-            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.issuer_spki = ?1 AND c.serial = ?2 ORDER BY c.id"
-        ),
+        &format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE c.issuer_spki = ?1 AND c.serial = ?2 ORDER BY c.id"),
         params![&issuer[..], serial],
     )
 }
@@ -235,7 +233,11 @@ pub(super) fn crl_state(conn: &Connection, url: &str) -> Result<Option<CrlState>
     }))
 }
 
-pub(super) fn revocation(conn: &Connection, issuer: &Hash, serial: &[u8]) -> Result<Option<RevocationRecord>, StoreError> {
+pub(super) fn revocation(
+    conn: &Connection,
+    issuer: &Hash,
+    serial: &[u8],
+) -> Result<Option<RevocationRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT revoked_at, reason, first_seen_at, crl_url FROM revocations WHERE issuer_spki = ?1 AND serial = ?2",
     )?;
