@@ -61,10 +61,9 @@ pub struct SurgeConfig {
     /// for the longest window, so a surge's certificate list also covers the hours before it was
     /// detected (default 20,000).
     pub max_recent_certificates_per_issuer: usize,
-    /// Certificate identities listed in one surge (default 100,000); `observed` stays exact.
+    /// Certificates listed in one surge (default 100,000); `observed` stays exact, and the top
+    /// lists are counted over the listed certificates.
     pub max_certificates_per_surge: usize,
-    /// Distinct registered domains counted per surge for its top list (default 10,000).
-    pub max_domains_counted_per_surge: usize,
     /// Entries in a surge's top lists (default 10).
     pub top_entries: usize,
     /// If set, an issuer younger than `min_history_hours` that issues at least this many
@@ -105,7 +104,6 @@ impl Default for SurgeConfig {
             max_suffixes_per_issuer: 128,
             max_recent_certificates_per_issuer: 20_000,
             max_certificates_per_surge: 100_000,
-            max_domains_counted_per_surge: 10_000,
             top_entries: 10,
             new_issuer_min_certificates: None,
             track_validation_types: true,
@@ -177,7 +175,6 @@ impl SurgeConfig {
             ("max_suffixes_per_issuer", self.max_suffixes_per_issuer),
             ("max_recent_certificates_per_issuer", self.max_recent_certificates_per_issuer),
             ("max_certificates_per_surge", self.max_certificates_per_surge),
-            ("max_domains_counted_per_surge", self.max_domains_counted_per_surge),
             ("top_entries", self.top_entries),
         ] {
             check(value >= 1, field, value.to_string(), "at least 1")?;

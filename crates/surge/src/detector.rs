@@ -76,8 +76,8 @@ pub struct DetectorStats {
 /// `1.5 × max_domains_per_issuer` registered-domain series and `1.5 × max_suffixes_per_issuer` suffix
 /// series (same bound each, usually a handful of points); at most
 /// `max_recent_certificates_per_issuer` recent certificates (≈ 56 bytes + 8 per registered domain);
-/// one open surge with at most `max_certificates_per_surge` identities and
-/// `max_domains_counted_per_surge` domain counters. At most `max_issuers` issuers are tracked.
+/// one open surge with at most `max_certificates_per_surge` certificates (same size as a recent
+/// certificate). At most `max_issuers` issuers are tracked.
 #[derive(Debug)]
 pub struct SurgeDetector {
     config: SurgeConfig,
@@ -140,7 +140,7 @@ struct TypeSeries {
 
 /// A certificate kept for the longest window, so a surge can list the certificates issued before
 /// it was detected.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RecentCert {
     hour: i64,
     identity: [u8; 32],
@@ -179,11 +179,9 @@ struct OpenSurge {
     last_hot: i64,
     checked_until: i64,
     reported_until: i64,
-    certificates: Vec<[u8; 32]>,
-    counted: u64,
-    domain_counts: HashMap<DomainKey, u64>,
-    suffix_counts: HashMap<Arc<str>, u64>,
-    type_counts: Vec<u64>,
+    /// The surge's certificates seen individually, with their hours, so a closing surge lists
+    /// only those up to its last elevated hour.
+    certificates: Vec<RecentCert>,
 }
 
 /// The time an evaluation is made at.
@@ -274,18 +272,15 @@ impl SurgeDetector {
         }
         st.evict_domains(config.max_domains_per_issuer, config.max_suffixes_per_issuer);
 
+        let cert = RecentCert { hour, identity: event.cert_identity, validation_type: type_index, domains: keys.into_boxed_slice() };
         if let Some(open) = st.open.as_mut()
             && hour >= open.start
-            && open.matches(type_index, &keys)
+            && open.matches(cert.validation_type, &cert.domains)
+            && open.certificates.len() < config.max_certificates_per_surge
         {
-            open.add(event.cert_identity, type_index, &keys, config);
+            open.certificates.push(cert.clone());
         }
-        st.recent.push_back(RecentCert {
-            hour,
-            identity: event.cert_identity,
-            validation_type: type_index,
-            domains: keys.into_boxed_slice(),
-        });
+        st.recent.push_back(cert);
         let oldest = st.last_hour - *max_window;
         while st.recent.front().is_some_and(|c| c.hour < oldest)
             || st.recent.len() > config.max_recent_certificates_per_issuer
@@ -575,7 +570,7 @@ where
 }
 
 impl OpenSurge {
-    fn new(dimension: Dimension, type_index: Option<usize>, start: i64, trigger_window_hours: u32, types: usize) -> Self {
+    fn new(dimension: Dimension, type_index: Option<usize>, start: i64, trigger_window_hours: u32) -> Self {
         OpenSurge {
             dimension,
             type_index,
@@ -585,10 +580,6 @@ impl OpenSurge {
             checked_until: start,
             reported_until: i64::MIN,
             certificates: Vec::new(),
-            counted: 0,
-            domain_counts: HashMap::new(),
-            suffix_counts: HashMap::new(),
-            type_counts: vec![0; types],
         }
     }
 
@@ -602,30 +593,14 @@ impl OpenSurge {
         }
     }
 
-    /// Adds a certificate of the surge to its list and counters.
-    fn add(&mut self, identity: [u8; 32], type_index: usize, domains: &[DomainKey], config: &SurgeConfig) {
-        self.counted += 1;
-        if self.certificates.len() < config.max_certificates_per_surge {
-            self.certificates.push(identity);
-        }
-        if type_index >= self.type_counts.len() {
-            self.type_counts.resize(type_index + 1, 0);
-        }
-        if let Some(c) = self.type_counts.get_mut(type_index) {
-            *c += 1;
-        }
-        let mut seen_suffixes: Vec<&Arc<str>> = Vec::new();
-        for d in domains {
-            if let Some(c) = self.domain_counts.get_mut(&*d.0.name) {
-                *c += 1;
-            } else if self.domain_counts.len() < config.max_domains_counted_per_surge {
-                self.domain_counts.insert(d.clone(), 1);
+    /// Takes the recent certificates from `start` on that belong to the surge.
+    fn collect_recent(&mut self, recent: &VecDeque<RecentCert>, config: &SurgeConfig) {
+        for cert in recent.iter().filter(|c| c.hour >= self.start) {
+            if self.certificates.len() >= config.max_certificates_per_surge {
+                break;
             }
-            if let Some(s) = &d.0.suffix
-                && !seen_suffixes.contains(&s)
-            {
-                seen_suffixes.push(s);
-                *self.suffix_counts.entry(s.clone()).or_insert(0) += 1;
+            if self.matches(cert.validation_type, &cert.domains) {
+                self.certificates.push(cert.clone());
             }
         }
     }
@@ -748,8 +723,14 @@ impl Evaluator<'_> {
         let series = st.series(&target)?;
         let counts = self.counts(st, series, st.excluded_spans());
         let baseline = Baseline::new(&counts, self.config, time.complete_end);
+        // A new surge starts after the last closed one: windows reaching back into it are cut.
+        let floor = st.closed.iter().map(|&(_, to)| to).max().unwrap_or(i64::MIN);
         let trigger = self.windows.iter().find_map(|&w| {
-            let stats = baseline.window(time.end - w, time.end, time.fraction, self.config)?;
+            let start = (time.end - w).max(floor);
+            if start >= time.end {
+                return None;
+            }
+            let stats = baseline.window(start, time.end, time.fraction, self.config)?;
             stats.qualifies(self.config).then_some((w, stats))
         })?;
         let (w, stats) = trigger;
@@ -759,7 +740,7 @@ impl Evaluator<'_> {
         let fraction_of = |t: i64| if t == time.end - 1 { time.fraction } else { 1.0 };
         let hot = |t: i64| baseline.is_hot(t, fraction_of(t), self.config);
         let mut start = (stats.start..stats.end).find(|&t| hot(t)).unwrap_or(stats.start);
-        let earliest = (stats.start - self.max_window).max(st.first_hour);
+        let earliest = (stats.start - self.max_window).max(st.first_hour).max(floor);
         while start > earliest && hot(start - 1) {
             start -= 1;
         }
@@ -770,15 +751,11 @@ impl Evaluator<'_> {
             _ => None,
         };
         let trigger_hours = u32::try_from(w).unwrap_or(u32::MAX);
-        let mut open = OpenSurge::new(dimension, type_index, start, trigger_hours, st.types.len());
+        let mut open = OpenSurge::new(dimension, type_index, start, trigger_hours);
         open.last_hot = last_hot;
         open.checked_until = time.complete_end;
         open.reported_until = time.complete_end;
-        for cert in st.recent.iter().filter(|c| c.hour >= start) {
-            if open.matches(cert.validation_type, &cert.domains) {
-                open.add(cert.identity, cert.validation_type, &cert.domains, self.config);
-            }
-        }
+        open.collect_recent(&st.recent, self.config);
         let measured = self
             .measure(st, &target, start, time.end, time.fraction)
             .unwrap_or(Measured { stats, level: baseline.level(), fraction: time.fraction });
@@ -860,6 +837,27 @@ impl Evaluator<'_> {
     ) -> Surge {
         let n = self.config.top_entries;
         let stats = measured.stats;
+        let listed: Vec<&RecentCert> = open.certificates.iter().filter(|c| c.hour < stats.end).collect();
+        let mut domain_counts: HashMap<&str, u64> = HashMap::new();
+        let mut suffix_counts: HashMap<&str, u64> = HashMap::new();
+        let mut type_counts = vec![0u64; st.types.len()];
+        for cert in &listed {
+            if let Some(c) = type_counts.get_mut(cert.validation_type) {
+                *c += 1;
+            }
+            let mut suffixes: Vec<&str> = Vec::new();
+            for d in &cert.domains {
+                *domain_counts.entry(&d.0.name).or_insert(0) += 1;
+                if let Some(s) = d.0.suffix.as_deref()
+                    && !suffixes.contains(&s)
+                {
+                    suffixes.push(s);
+                }
+            }
+            for s in suffixes {
+                *suffix_counts.entry(s).or_insert(0) += 1;
+            }
+        }
         Surge {
             key: surge_key(issuer, &open.dimension, open.start),
             status,
@@ -877,14 +875,11 @@ impl Evaluator<'_> {
             spread: stats.spread,
             score: stats.score,
             level_factor: measured.level,
-            top_registered_domains: top(open.domain_counts.iter().map(|(k, c)| (&*k.0.name, *c)), n),
-            top_suffixes: top(open.suffix_counts.iter().map(|(k, c)| (&**k, *c)), n),
-            validation_types: top(
-                st.types.iter().zip(&open.type_counts).map(|(t, c)| (&*t.name, *c)),
-                MAX_VALIDATION_TYPES,
-            ),
-            certificates_counted: open.counted,
-            certificates: open.certificates.clone(),
+            top_registered_domains: top(domain_counts.into_iter(), n),
+            top_suffixes: top(suffix_counts.into_iter(), n),
+            validation_types: top(st.types.iter().zip(&type_counts).map(|(t, c)| (&*t.name, *c)), MAX_VALIDATION_TYPES),
+            certificates_listed: listed.len() as u64,
+            certificates: listed.iter().map(|c| c.identity).collect(),
         }
     }
 
@@ -902,10 +897,8 @@ impl Evaluator<'_> {
         }
         st.new_issuer_reported = true;
         let start = (from..time.end).find(|&t| st.total.sum(t, t + 1) > 0).unwrap_or(from);
-        let mut open = OpenSurge::new(Dimension::Issuer, None, start, u32::try_from(self.max_window).unwrap_or(u32::MAX), st.types.len());
-        for cert in st.recent.iter().filter(|c| c.hour >= start) {
-            open.add(cert.identity, cert.validation_type, &cert.domains, self.config);
-        }
+        let mut open = OpenSurge::new(Dimension::Issuer, None, start, u32::try_from(self.max_window).unwrap_or(u32::MAX));
+        open.collect_recent(&st.recent, self.config);
         let hours = (time.end - start - 1) as f64 + time.fraction;
         let observed_f = observed as f64;
         let spread = observed_f.sqrt().max(self.config.min_spread);

@@ -97,15 +97,14 @@ pub struct Surge {
     pub score: f64,
     /// The recent-level factor the baseline was scaled by.
     pub level_factor: f64,
-    /// Most frequent registered domains among the surge's certificates, with their counts.
+    /// Most frequent registered domains among the listed certificates, with their counts.
     pub top_registered_domains: Vec<(String, u64)>,
-    /// Most frequent public suffixes among the surge's certificates, with their counts.
+    /// Most frequent public suffixes among the listed certificates, with their counts.
     pub top_suffixes: Vec<(String, u64)>,
-    /// Validation types among the surge's certificates, with their counts.
+    /// Validation types among the listed certificates, with their counts.
     pub validation_types: Vec<(String, u64)>,
-    /// Certificates counted in the top lists (those observed individually, not only as hourly
-    /// counts).
-    pub certificates_counted: u64,
+    /// Number of certificates listed (the length of `certificates`).
+    pub certificates_listed: u64,
     /// Identities of the surge's certificates (the first `max_certificates_per_surge`); fewer than
     /// `observed` when the window began before the detector saw individual certificates (history
     /// loaded as hourly counts) or the list reached its bound.
@@ -173,7 +172,7 @@ mod tests {
             top_registered_domains: vec![("kcc.gov.tw".into(), 3)],
             top_suffixes: vec![("gov.tw".into(), 240)],
             validation_types: vec![("ov".into(), 250)],
-            certificates_counted: 250,
+            certificates_listed: 250,
             certificates: vec![[7; 32]],
         };
         let evidence = surge.evidence();
