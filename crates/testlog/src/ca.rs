@@ -319,6 +319,64 @@ impl CertFactory {
     }
 }
 
+/// One revoked certificate for [`CertFactory::crl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlEntry {
+    /// The certificate's serial as DER INTEGER content bytes (`CertFacts::serial`).
+    pub serial: Vec<u8>,
+    /// revocationDate, Unix seconds.
+    pub revoked_at: i64,
+    /// CRLReason code (1 = keyCompromise, 4 = superseded, ...), if any.
+    pub reason: Option<u8>,
+}
+
+impl CertFactory {
+    /// A CRL of the issuing CA, signed by it: number, thisUpdate/nextUpdate (Unix seconds) and
+    /// the revoked certificates.
+    pub fn crl(
+        &self,
+        number: u64,
+        this_update: i64,
+        next_update: i64,
+        entries: &[CrlEntry],
+    ) -> Result<Vec<u8>, CertError> {
+        use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber};
+        let time = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t).map_err(|e| CertError::InvalidSpec(format!("time {t}: {e}")))
+        };
+        let reason = |code: u8| match code {
+            0 => Some(RevocationReason::Unspecified),
+            1 => Some(RevocationReason::KeyCompromise),
+            2 => Some(RevocationReason::CaCompromise),
+            3 => Some(RevocationReason::AffiliationChanged),
+            4 => Some(RevocationReason::Superseded),
+            5 => Some(RevocationReason::CessationOfOperation),
+            6 => Some(RevocationReason::CertificateHold),
+            9 => Some(RevocationReason::PrivilegeWithdrawn),
+            _ => None,
+        };
+        let mut revoked = Vec::with_capacity(entries.len());
+        for e in entries {
+            revoked.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&e.serial),
+                revocation_time: time(e.revoked_at)?,
+                reason_code: e.reason.and_then(reason),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: time(this_update)?,
+            next_update: time(next_update)?,
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let issuer = Issuer::from_params(&self.issuer.params, &self.issuer.key);
+        Ok(params.signed_by(&issuer)?.der().to_vec())
+    }
+}
+
 /// Encode a TLS `SignedCertificateTimestampList` from serialized SCTs (RFC 6962 §3.3): a u16
 /// total length, then each SCT with a u16 length.
 pub fn encode_sct_list(scts: &[Vec<u8>]) -> Vec<u8> {
@@ -618,5 +676,27 @@ mod tests {
         assert!(SubscriberKey::from_pkcs8_der(b"not a key").is_err());
         let precert = Precert { der: vec![0x30, 0x00], leaf_tbs: Vec::new(), issuer_key_hash: [0; 32] };
         assert!(factory.final_cert(&precert, &[]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod crl_tests {
+    use super::*;
+
+    #[test]
+    // The signature itself is verified by ctwatch-keys in the end-to-end scenario.
+    fn crl_names_the_issuer_and_lists_entries() {
+        use x509_parser::prelude::FromDer as _;
+        let ca = CertFactory::new("CRL CA").unwrap();
+        let entries = vec![
+            CrlEntry { serial: vec![0x01, 0x02], revoked_at: 1_700_000_000, reason: Some(1) },
+            CrlEntry { serial: vec![0x7f], revoked_at: 1_700_000_100, reason: None },
+        ];
+        let der = ca.crl(7, 1_700_000_200, 1_700_086_600, &entries).unwrap();
+        let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+        assert_eq!(crl.iter_revoked_certificates().count(), 2);
+        assert_eq!(crl.crl_number().map(|n| n.to_u64_digits()), Some(vec![7]));
+        let (_, issuer) = x509_parser::certificate::X509Certificate::from_der(ca.issuer_der()).unwrap();
+        assert_eq!(crl.issuer(), issuer.subject());
     }
 }

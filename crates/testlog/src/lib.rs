@@ -44,7 +44,7 @@ mod server;
 mod tree;
 
 pub use ca::{
-    BasicConstraintsMode, CertError, CertFactory, LeafSpec, Precert, Serial, SubscriberKey, ValidationLevel,
+    BasicConstraintsMode, CertError, CertFactory, CrlEntry, LeafSpec, Precert, Serial, SubscriberKey, ValidationLevel,
     encode_sct_list,
 };
 pub use der::DerError;
