@@ -65,6 +65,11 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// List, show, export, acknowledge and resolve findings.
+    Findings {
+        #[command(subcommand)]
+        command: crate::findings::FindingsCommand,
+    },
     /// Benchmarks (see README#performance).
     Bench {
         #[command(subcommand)]
@@ -153,6 +158,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),
+        Command::Findings { command } => crate::findings::run(command),
         Command::Bench {
             command: BenchCommand::CatchUp { entries, watched_percent, runs, view, certspotter, dir },
         } => {

@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod findings;
 mod status;
 mod usage;
 

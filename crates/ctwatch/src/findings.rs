@@ -1,0 +1,478 @@
+//! `ctwatch findings`: list, show, export, acknowledge and resolve findings.
+//!
+//! Readers (`list`, `show`, `export`) open the store read-only, so they run beside the daemon;
+//! `ack` and `resolve` open it read-write and wait for the daemon's short transactions. Times are
+//! printed as RFC 3339 in UTC. The CSV export is the affected-certificate list a CA attaches to
+//! its incident report: one row per distinct certificate (a precertificate and its final
+//! certificate are one row), with every log entry that carried it.
+
+use crate::cli::EX_USAGE;
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use ctwatch_monitor::config::Settings;
+use ctwatch_store::{
+    Finding, FindingFilter, FindingStatus, Severity, SqliteStore, Store as _, StoreError, StoredCertificate,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// `ctwatch findings` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// List findings, newest first.
+    List {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only findings of this kind (e.g. caa_conflict, issuance_surge).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only findings about this CA (its configured name).
+        #[arg(long)]
+        ca: Option<String>,
+        /// Only findings last seen at or after this time: RFC 3339, Unix seconds, or an age such
+        /// as 90m, 24h or 7d.
+        // Hyphen values reach the parser, so `--since -3d` is refused with EX_USAGE like any
+        // other bad value instead of being read as a flag.
+        #[arg(long, allow_hyphen_values = true)]
+        since: Option<String>,
+        /// At most this many findings.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Print one finding and its certificates as JSON.
+    Show {
+        #[arg(long)]
+        config: PathBuf,
+        id: i64,
+    },
+    /// Export a finding's affected certificates (for an incident report).
+    Export {
+        #[arg(long)]
+        config: PathBuf,
+        id: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+    },
+    /// Mark a finding acknowledged.
+    Ack {
+        #[arg(long)]
+        config: PathBuf,
+        id: i64,
+    },
+    /// Mark a finding resolved.
+    Resolve {
+        #[arg(long)]
+        config: PathBuf,
+        id: i64,
+    },
+}
+
+/// Output format of `findings list`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Jsonl,
+}
+
+/// Output format of `findings export`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+}
+
+/// The CSV export's header, in column order.
+const CSV_HEADER: &str =
+    "serial_hex,issuer,subject,not_before,not_after,dns_names,precert_entries,final_entries,sha256,crtsh_url";
+
+/// Run a `findings` subcommand. Configuration and `--since` errors exit with `EX_USAGE`; an
+/// unknown finding id or a store error is an error (exit 1).
+pub fn run(command: FindingsCommand) -> anyhow::Result<ExitCode> {
+    let config = match &command {
+        FindingsCommand::List { config, .. }
+        | FindingsCommand::Show { config, .. }
+        | FindingsCommand::Export { config, .. }
+        | FindingsCommand::Ack { config, .. }
+        | FindingsCommand::Resolve { config, .. } => config,
+    };
+    let settings = match Settings::load(config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ctwatch: {e}");
+            return Ok(ExitCode::from(EX_USAGE));
+        }
+    };
+    let out = &mut std::io::stdout().lock();
+    let written = match command {
+        FindingsCommand::List { kind, ca, since, limit, format, .. } => {
+            let since = match since.as_deref().map(|s| parse_since(s, OffsetDateTime::now_utc())).transpose() {
+                Ok(since) => since,
+                Err(e) => {
+                    eprintln!("ctwatch: {e}");
+                    return Ok(ExitCode::from(EX_USAGE));
+                }
+            };
+            let store = open_reader(&settings.store_path)?;
+            let filter = FindingFilter { kind, ca, since, limit, offset: None };
+            list(&store, &filter, format, out)
+        }
+        FindingsCommand::Show { id, .. } => show(&open_reader(&settings.store_path)?, id, out),
+        FindingsCommand::Export { id, format: ExportFormat::Csv, .. } => {
+            export_csv(&open_reader(&settings.store_path)?, id, out)
+        }
+        FindingsCommand::Ack { id, .. } => set_status(&settings.store_path, id, FindingStatus::Acknowledged, out),
+        FindingsCommand::Resolve { id, .. } => set_status(&settings.store_path, id, FindingStatus::Resolved, out),
+    };
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The reader went away (`ctwatch findings list | head`): not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn open_reader(path: &Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open_read_only(path).with_context(|| format!("opening store {}", path.display()))
+}
+
+/// Why a `--since` value was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SinceError {
+    value: String,
+}
+
+impl std::fmt::Display for SinceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid --since {:?}: expected an RFC 3339 time (2025-02-01T00:00:00Z), Unix seconds, or an \
+             age such as 90m, 24h or 7d",
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for SinceError {}
+
+/// Parse a `--since` value into Unix seconds: an RFC 3339 time, Unix seconds, or an age
+/// (`<n>s`, `<n>m`, `<n>h`, `<n>d` or `<n>w`) counted back from `now`.
+pub fn parse_since(value: &str, now: OffsetDateTime) -> Result<i64, SinceError> {
+    let error = || SinceError { value: value.to_string() };
+    let text = value.trim();
+    if text.is_empty() {
+        return Err(error());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| error());
+    }
+    if let Ok(time) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(time.unix_timestamp());
+    }
+    let (number, unit) = text.split_at(text.len() - text.chars().last().map_or(0, char::len_utf8));
+    let unit_secs: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(error()),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(error());
+    }
+    let count: i64 = number.parse().map_err(|_| error())?;
+    count.checked_mul(unit_secs).and_then(|age| now.unix_timestamp().checked_sub(age)).ok_or_else(error)
+}
+
+/// Unix seconds as RFC 3339 UTC (`2025-02-01T00:00:00Z`); out-of-range values are printed as
+/// the number, so a corrupt row never stops a listing.
+pub fn rfc3339(unix_secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix_secs.to_string())
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC, keeping the milliseconds.
+fn rfc3339_ms(unix_ms: u64) -> String {
+    i128::from(unix_ms)
+        .checked_mul(1_000_000)
+        .and_then(|ns| OffsetDateTime::from_unix_timestamp_nanos(ns).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{unix_ms}ms"))
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+        Severity::Critical => "critical",
+    }
+}
+
+fn status_name(status: FindingStatus) -> &'static str {
+    match status {
+        FindingStatus::Open => "open",
+        FindingStatus::Acknowledged => "acknowledged",
+        FindingStatus::Resolved => "resolved",
+    }
+}
+
+/// A finding as JSON, with RFC 3339 times.
+fn finding_json(f: &Finding) -> serde_json::Value {
+    json!({
+        "id": f.id,
+        "key": f.key,
+        "kind": f.kind,
+        "severity": severity_name(f.severity),
+        "ca": f.ca,
+        "issuer": f.issuer,
+        "certificate_count": f.certificate_count,
+        "first_seen": rfc3339(f.first_seen),
+        "last_seen": rfc3339(f.last_seen),
+        "status": status_name(f.status),
+        "evidence": f.evidence,
+    })
+}
+
+fn list(store: &SqliteStore, filter: &FindingFilter, format: ListFormat, out: &mut impl Write) -> anyhow::Result<()> {
+    let findings = store.findings(filter)?;
+    match format {
+        ListFormat::Jsonl => {
+            for f in &findings {
+                writeln!(out, "{}", finding_json(f))?;
+            }
+        }
+        ListFormat::Table => {
+            writeln!(
+                out,
+                "{:>6}  {:<24} {:<8} {:<24} {:>7}  {:<20}  STATUS",
+                "ID", "KIND", "SEVERITY", "CA", "CERTS", "FIRST SEEN"
+            )?;
+            for f in &findings {
+                writeln!(
+                    out,
+                    "{:>6}  {:<24} {:<8} {:<24} {:>7}  {:<20}  {}",
+                    f.id,
+                    truncate(&f.kind, 24),
+                    severity_name(f.severity),
+                    truncate(f.ca.as_deref().unwrap_or("-"), 24),
+                    f.certificate_count,
+                    rfc3339(f.first_seen),
+                    status_name(f.status)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+/// The finding with `id`, or a clear error.
+fn find(store: &SqliteStore, id: i64) -> anyhow::Result<Finding> {
+    match store.finding(id)? {
+        Some((finding, _)) => Ok(finding),
+        None => anyhow::bail!("no finding with id {id} in store {}", store.path()),
+    }
+}
+
+/// Log names by log ID, from the store's registered logs.
+fn log_names(store: &SqliteStore) -> anyhow::Result<HashMap<String, String>> {
+    Ok(store.log_status()?.into_iter().map(|l| (l.log_id, l.name)).collect())
+}
+
+/// A log's stored name, or its ID in hex when it has none.
+fn log_name(names: &HashMap<String, String>, log_id: &[u8; 32]) -> String {
+    let id = hex::encode(log_id);
+    match names.get(&id) {
+        Some(name) if !name.is_empty() => name.clone(),
+        _ => id,
+    }
+}
+
+/// `name:index` of a log entry.
+fn entry_label(names: &HashMap<String, String>, log_id: &[u8; 32], index: u64) -> String {
+    format!("{}:{index}", log_name(names, log_id))
+}
+
+/// The serial in hex: the DER INTEGER's content bytes, without the zero byte DER adds before a
+/// positive number whose top bit is set (so it reads as crt.sh and CA reports print it).
+fn serial_hex(serial: &[u8]) -> String {
+    match serial {
+        [0, next, ..] if next & 0x80 != 0 => hex::encode(&serial[1..]),
+        _ => hex::encode(serial),
+    }
+}
+
+fn show(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
+    let finding = find(store, id)?;
+    let names = log_names(store)?;
+    let mut certificates = Vec::new();
+    for cert in store.finding_certificates(id)? {
+        let entries: Vec<_> = store
+            .entries_for_certificate(cert.id)?
+            .iter()
+            .map(|e| {
+                json!({
+                    "log": log_name(&names, &e.log_id),
+                    "log_id": hex::encode(e.log_id),
+                    "index": e.index,
+                    "timestamp": rfc3339_ms(e.timestamp_ms),
+                    "precert": e.is_precert,
+                })
+            })
+            .collect();
+        certificates.push(json!({
+            "id": cert.id,
+            "serial_hex": serial_hex(&cert.facts.serial),
+            "issuer": cert.facts.issuer,
+            "subject": cert.facts.subject,
+            "dns_names": cert.facts.dns_names,
+            "not_before": rfc3339(cert.facts.not_before),
+            "not_after": rfc3339(cert.facts.not_after),
+            "sha256": hex::encode(ctwatch_ct::sha256(&cert.der)),
+            "has_precert": cert.has_precert,
+            "has_final": cert.has_final,
+            "first_seen": rfc3339_ms(cert.first_seen_ms),
+            "entries": entries,
+        }));
+    }
+    let document = json!({ "finding": finding_json(&finding), "certificates": certificates });
+    writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn export_csv(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
+    find(store, id)?;
+    let names = log_names(store)?;
+    writeln!(out, "{CSV_HEADER}")?;
+    for cert in store.finding_certificates(id)? {
+        let entries = store.entries_for_certificate(cert.id)?;
+        let labels = |precert: bool| {
+            entries
+                .iter()
+                .filter(|e| e.is_precert == precert)
+                .map(|e| entry_label(&names, &e.log_id, e.index))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let row = csv_row(&cert, &labels(true), &labels(false));
+        writeln!(out, "{}", row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The CSV columns of one certificate, in [`CSV_HEADER`] order.
+fn csv_row(cert: &StoredCertificate, precert_entries: &str, final_entries: &str) -> [String; 10] {
+    let sha256 = hex::encode_upper(ctwatch_ct::sha256(&cert.der));
+    [
+        serial_hex(&cert.facts.serial),
+        cert.facts.issuer.clone(),
+        cert.facts.subject.clone(),
+        rfc3339(cert.facts.not_before),
+        rfc3339(cert.facts.not_after),
+        cert.facts.dns_names.join(" "),
+        precert_entries.to_string(),
+        final_entries.to_string(),
+        sha256.clone(),
+        // crt.sh finds both precertificates and certificates by the SHA-256 of their DER.
+        format!("https://crt.sh/?q={sha256}"),
+    ]
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF, with quotes
+/// doubled. Values are written verbatim (names from certificates are evidence and are not
+/// altered), so spreadsheet users should import the file as text.
+fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\"")).into()
+    } else {
+        value.into()
+    }
+}
+
+fn set_status(store_path: &Path, id: i64, status: FindingStatus, out: &mut impl Write) -> anyhow::Result<()> {
+    // `SqliteStore::open` would create a missing database; a typo in the store path must not.
+    if !store_path.exists() {
+        anyhow::bail!("store {} does not exist", store_path.display());
+    }
+    let mut store = SqliteStore::open(store_path).with_context(|| format!("opening store {}", store_path.display()))?;
+    match store.set_finding_status(id, status) {
+        Ok(()) => {}
+        Err(StoreError::NotFound(_)) => anyhow::bail!("no finding with id {id} in store {}", store_path.display()),
+        Err(e) => return Err(e.into()),
+    }
+    writeln!(out, "finding {id}: {}", status_name(status))?;
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2025-02-10 12:00:00 UTC);
+
+    #[test]
+    fn since_accepts_rfc3339_unix_seconds_and_ages() {
+        assert_eq!(parse_since("2025-02-01T00:00:00Z", NOW), Ok(1_738_368_000));
+        assert_eq!(parse_since("2025-02-01T08:00:00+08:00", NOW), Ok(1_738_368_000));
+        assert_eq!(parse_since("1738368000", NOW), Ok(1_738_368_000));
+        let now = NOW.unix_timestamp();
+        assert_eq!(parse_since("90m", NOW), Ok(now - 90 * 60));
+        assert_eq!(parse_since("24h", NOW), Ok(now - 86_400));
+        assert_eq!(parse_since("7d", NOW), Ok(now - 7 * 86_400));
+        assert_eq!(parse_since("2w", NOW), Ok(now - 14 * 86_400));
+        assert_eq!(parse_since("30s", NOW), Ok(now - 30));
+    }
+
+    #[test]
+    fn since_refuses_everything_else() {
+        for bad in ["", " ", "yesterday", "d", "7x", "-7d", "7 d", "1.5h", "2025-02-01", "99999999999999999999d", "7é"]
+        {
+            assert!(parse_since(bad, NOW).is_err(), "{bad:?} was accepted");
+        }
+        assert!(parse_since("9223372036854775807d", NOW).is_err());
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(1_738_368_000), "2025-02-01T00:00:00Z");
+        assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
+        assert_eq!(rfc3339_ms(1_738_368_000_123), "2025-02-01T00:00:00.123Z");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("plain value"), "plain value");
+        assert_eq!(csv_field("CN=x,O=y"), "\"CN=x,O=y\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field(""), "");
+    }
+
+    #[test]
+    fn serials_drop_only_the_der_sign_padding() {
+        assert_eq!(serial_hex(&[0x00, 0x80, 0x01]), "8001");
+        assert_eq!(serial_hex(&[0x00, 0x7f]), "007f");
+        assert_eq!(serial_hex(&[0x03, 0xd9]), "03d9");
+        assert_eq!(serial_hex(&[0x00]), "00");
+        assert_eq!(serial_hex(&[]), "");
+    }
+}
