@@ -70,10 +70,55 @@ enum Command {
         #[command(subcommand)]
         command: crate::findings::FindingsCommand,
     },
+    /// Lint certificates from files (PEM blocks anywhere in the file, or DER).
+    Lint {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Show every lint, not only warnings and errors.
+        #[arg(long)]
+        all: bool,
+    },
+    /// CAA tools.
+    Caa {
+        #[command(subcommand)]
+        command: CaaCommand,
+    },
+    /// Compromised-key tools.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Benchmarks (see README#performance).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CaaCommand {
+    /// Check one name on demand for a configured CA, with the configured resolvers.
+    Check {
+        name: String,
+        #[arg(long)]
+        ca: String,
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Import compromised keys (SPKI SHA-256 hex lines, PEM keys or certificates) and re-check
+    /// stored certificates.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 
@@ -155,6 +200,18 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
             crate::status::print_status(&settings.store_path, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lint { files, format, all } => {
+            let errors = crate::tools::lint_files(&files, format == OutputFormat::Json, all)?;
+            Ok(if errors { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Command::Caa { command: CaaCommand::Check { name, ca, config, format } } => {
+            runtime.block_on(crate::tools::caa_check(&config, &name, &ca, format == OutputFormat::Json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Import { file, config } } => {
+            runtime.block_on(crate::tools::keys_import(&config, &file))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),

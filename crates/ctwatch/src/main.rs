@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod findings;
 mod status;
+mod tools;
 mod usage;
 
 use std::process::ExitCode;

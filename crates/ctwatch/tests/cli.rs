@@ -373,3 +373,36 @@ fn bad_config_is_a_usage_error() {
     let out = ctwatch(&["check-config", f.config.to_str().unwrap()]);
     assert!(stdout(&out).contains("OK"));
 }
+
+#[test]
+fn lint_reports_the_incident_lint_and_exits_2_only_on_errors() {
+    let dir = TempDir::new().unwrap();
+    let ca = CertFactory::new("Lint CLI CA").unwrap();
+    let mut spec = LeafSpec::new(["www.example.com"]);
+    spec.crl_url = Some("http://crl.example.com/1.crl".into());
+    spec.ocsp_url = Some("http://ocsp.example.com/".into());
+    spec.ca_issuers_url = Some("http://aia.example.com/ca.cer".into());
+    let clean = ca.x509(&spec).unwrap();
+    spec.basic_constraints = ctwatch_testlog::BasicConstraintsMode::NonCritical;
+    let bad = ca.x509(&spec).unwrap();
+    // One file as DER, one as PEM surrounded by text.
+    let clean_path = dir.path().join("clean.der");
+    std::fs::write(&clean_path, &clean).unwrap();
+    let bad_path = dir.path().join("bad.pem");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bad);
+    std::fs::write(&bad_path, format!("note\n-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n"))
+        .unwrap();
+
+    let out = ctwatch(&["lint", clean_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = ctwatch(&["lint", "--format", "json", bad_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines.iter().any(|l| l["lint"] == "e_sub_cert_basic_constraints_not_critical" && l["result"] == "error"),
+        "{lines:?}"
+    );
+    let out = ctwatch(&["lint", dir.path().join("missing.pem").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+}
