@@ -92,16 +92,21 @@ const CERT_COLUMNS: &str = "c.id, c.identity, c.issuer_spki, c.has_precert, c.ha
 fn certificate_from_row(row: &Row<'_>) -> Result<StoredCertificate, StoreError> {
     let id: i64 = row.get(0)?;
     let issuer: Option<Vec<u8>> = row.get(2)?;
-    let facts: String = row.get(6)?;
+    let facts: Option<String> = row.get(6)?;
+    let der: Vec<u8> = row.get(5)?;
     Ok(StoredCertificate {
         id,
         identity: hash_from_blob(&row.get::<_, Vec<u8>>(1)?, "certificate identity")?,
         issuer_spki_sha256: issuer.map(|i| hash_from_blob(&i, "certificate issuer SPKI hash")).transpose()?,
         has_precert: row.get(3)?,
         has_final: row.get(4)?,
-        der: row.get(5)?,
-        facts: serde_json::from_str(&facts)
-            .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
+        facts: match facts {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
+            None => ctwatch_cert::facts::cert_facts(&der)
+                .map_err(|e| StoreError::Corrupt(format!("DER of certificate {id} no longer decodes: {e}")))?,
+        },
+        der,
         first_seen_ms: from_sql_int(row.get(7)?, "certificate first-seen timestamp")?,
     })
 }

@@ -60,8 +60,9 @@ CREATE TABLE certificates (
     has_final     INTEGER NOT NULL,
     -- The final certificate once one was seen, else the precertificate.
     der           BLOB NOT NULL,
-    -- serde_json of ctwatch_cert::facts::CertFacts for `der`.
-    facts         TEXT NOT NULL,
+    -- NULL: ctwatch_cert::facts::cert_facts(der), recomputed on read. Otherwise serde_json of
+    -- CertFacts supplied by the writer that differ from what the DER gives.
+    facts         TEXT,
     -- Earliest log entry timestamp (ms) that carried this certificate.
     first_seen_ms INTEGER NOT NULL,
     -- SHA-256 of the DER SubjectPublicKeyInfo (facts.spki_sha256), for compromised-key lookups.

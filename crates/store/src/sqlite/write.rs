@@ -250,8 +250,15 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
     Ok((id, false))
 }
 
-fn facts_json(cert: &CertificateRecord) -> Result<String, StoreError> {
+/// The facts column: NULL when the facts are exactly what `cert_facts(der)` gives (the normal
+/// case: they are recomputed on read, which keeps the database near the size of the DER it
+/// holds), JSON otherwise (facts supplied by a caller that differ from the DER's).
+fn facts_json(cert: &CertificateRecord) -> Result<Option<String>, StoreError> {
+    if ctwatch_cert::facts::cert_facts(&cert.der).as_ref() == Ok(&cert.facts) {
+        return Ok(None);
+    }
     serde_json::to_string(&cert.facts)
+        .map(Some)
         .map_err(|e| StoreError::Other(format!("cannot serialize certificate facts: {e}")))
 }
 
