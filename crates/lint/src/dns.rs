@@ -45,7 +45,9 @@ pub(crate) fn is_ip_text(name: &str) -> bool {
 
 /// True when the rightmost label is not a top-level domain on the Public Suffix List (an
 /// Internal Name in BR terms). `.onion` (RFC 7686, allowed by BR Appendix B) is not internal.
+/// One trailing dot (the absolute form) is ignored: the empty-label lint reports it.
 pub(crate) fn is_internal_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
     let tld = name.rsplit('.').next().unwrap_or(name);
     if tld.is_empty() {
         return true;
@@ -152,7 +154,9 @@ mod tests {
         assert!(!is_internal_name("foo.onion"));
         assert!(is_internal_name("server.local"));
         assert!(is_internal_name("intranet"));
-        assert!(is_internal_name("example.com."));
+        assert!(!is_internal_name("example.com."));
+        assert!(is_internal_name("example.com.."));
+        assert!(is_internal_name("."));
         assert!(is_internal_name("host.notarealtld"));
     }
 

@@ -174,16 +174,31 @@ pub fn lint_info(name: &str) -> Option<&'static LintInfo> {
     lints::REGISTRY.iter().find(|l| l.name == name)
 }
 
+/// How [`lint_with`] runs the lints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LintOptions {
+    /// Judge every certificate by every lint, whatever its notBefore: no result is
+    /// [`LintStatus::NotEffective`]. For comparing with linters that apply today's rules to old
+    /// certificates, and for "would this be allowed now?" questions.
+    pub ignore_effective_dates: bool,
+}
+
 /// Run every lint; one result per registered lint, in registry order.
 pub fn lint(input: &LintInput<'_>) -> Vec<LintResult> {
+    lint_with(input, &LintOptions::default())
+}
+
+/// [`lint`] with options.
+pub fn lint_with(input: &LintInput<'_>, options: &LintOptions) -> Vec<LintResult> {
     let cert = Cert::new(input);
     let not_before = input.facts.not_before;
+    let in_force = |info: &LintInfo| options.ignore_effective_dates || info.is_effective(not_before);
     lints::REGISTRY
         .iter()
         .map(|info| {
             let (status, detail) = match cert.run(info) {
                 lints::Outcome::NotApplicable(detail) => (LintStatus::NotApplicable, detail.map(str::to_owned)),
-                _ if !info.is_effective(not_before) => (LintStatus::NotEffective, None),
+                _ if !in_force(info) => (LintStatus::NotEffective, None),
                 lints::Outcome::Pass => (LintStatus::Pass, None),
                 lints::Outcome::Fail(detail) => (info.severity.failure_status(), Some(detail)),
             };

@@ -73,6 +73,49 @@ pub(crate) fn ecdsa_ku_no_digital_signature(c: &Cert<'_>) -> Outcome {
     key_usage_outcome(c, |ku| !ku.digital_signature(), "ECDSA keyUsage lacks digitalSignature")
 }
 
+/// The names of the keyUsage bits set in `ku` that are not in `allowed`.
+fn bits_outside(ku: &x509_parser::extensions::KeyUsage, allowed: &[&str]) -> Vec<&'static str> {
+    let bits = [
+        ("digitalSignature", ku.digital_signature()),
+        ("nonRepudiation", ku.non_repudiation()),
+        ("keyEncipherment", ku.key_encipherment()),
+        ("dataEncipherment", ku.data_encipherment()),
+        ("keyAgreement", ku.key_agreement()),
+        ("keyCertSign", ku.key_cert_sign()),
+        ("cRLSign", ku.crl_sign()),
+        ("encipherOnly", ku.encipher_only()),
+        ("decipherOnly", ku.decipher_only()),
+    ];
+    bits.into_iter().filter(|(name, set)| *set && !allowed.contains(name)).map(|(name, _)| name).collect()
+}
+
+/// Fail when keyUsage has a bit outside what BR 7.1.2.7.11 allows for the key type.
+fn ku_allowed_for_key(c: &Cert<'_>, ec: bool, allowed: &[&str]) -> Outcome {
+    if !matches!((c.key, ec), (Some(PublicKey::Ec { .. }), true) | (Some(PublicKey::Rsa { .. }), false)) {
+        return NA;
+    }
+    match c.key_usage() {
+        Some(ku) => match bits_outside(ku, allowed).as_slice() {
+            [] => Outcome::Pass,
+            bits => Outcome::Fail(format!(
+                "keyUsage has {} for an {} key",
+                bits.join(", "),
+                if ec { "ECDSA" } else { "RSA" }
+            )),
+        },
+        None if c.index.key_usage.is_some() => Outcome::NotApplicable(Some("keyUsage could not be decoded")),
+        None => c.parsed().err().unwrap_or(NA),
+    }
+}
+
+pub(crate) fn ku_prohibited_for_ecdsa(c: &Cert<'_>) -> Outcome {
+    ku_allowed_for_key(c, true, &["digitalSignature", "keyAgreement"])
+}
+
+pub(crate) fn ku_prohibited_for_rsa(c: &Cert<'_>) -> Outcome {
+    ku_allowed_for_key(c, false, &["digitalSignature", "keyEncipherment", "dataEncipherment"])
+}
+
 fn eku<'c>(c: &'c Cert<'_>) -> Result<&'c ExtendedKeyUsage<'c>, Outcome> {
     c.parsed()?;
     match c.ext(|i| i.ext_key_usage).map(X509Extension::parsed_extension) {
@@ -150,8 +193,8 @@ pub(crate) fn cps_uri_not_http(c: &Cert<'_>) -> Outcome {
             _ => None,
         };
         match text {
-            Some(uri) if scheme(uri).is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) => {
-            }
+            Some(uri)
+                if scheme(uri).is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) => {}
             Some(uri) => return Outcome::Fail(format!("CPS URI {uri:?} is not http or https")),
             None => return Outcome::Fail("CPS URI qualifier is not an IA5String".into()),
         }

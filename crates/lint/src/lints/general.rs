@@ -69,8 +69,14 @@ pub(crate) fn serial_not_positive(c: &Cert<'_>) -> Outcome {
 }
 
 pub(crate) fn serial_too_long(c: &Cert<'_>) -> Outcome {
-    let value = magnitude(&c.facts.serial);
-    if value.len() > 20 { Outcome::Fail(format!("serial value has {} octets", value.len())) } else { Outcome::Pass }
+    // The length of the minimal DER encoding: a positive value whose top bit is set needs a
+    // leading zero octet, so 20 octets allow values up to 2^159 - 1 (as zlint and pkilint count).
+    let serial = &c.facts.serial;
+    let encoded = match magnitude(serial) {
+        _ if serial.first().is_some_and(|b| b & 0x80 != 0) => serial.len(),
+        value => value.len() + usize::from(value.first().is_some_and(|b| b & 0x80 != 0)),
+    };
+    if encoded > 20 { Outcome::Fail(format!("serial number needs {encoded} octets")) } else { Outcome::Pass }
 }
 
 pub(crate) fn serial_low_entropy(c: &Cert<'_>) -> Outcome {
@@ -92,7 +98,9 @@ pub(crate) fn signature_encoding(c: &Cert<'_>) -> Outcome {
     let Some(algorithms) = c.algorithms else {
         return Outcome::NotApplicable(Some("certificate DER could not be walked"));
     };
-    for (field, der) in [("signatureAlgorithm", algorithms.outer_signature), ("tbsCertificate.signature", algorithms.tbs_signature)] {
+    for (field, der) in
+        [("signatureAlgorithm", algorithms.outer_signature), ("tbsCertificate.signature", algorithms.tbs_signature)]
+    {
         if !ALLOWED_SIGNATURE_ALGORITHMS.contains(&der) {
             return Outcome::Fail(format!("{field} {} is not an allowed encoding", hex::encode(der)));
         }

@@ -74,7 +74,9 @@ pub(crate) fn rsa_modulus_not_multiple_of_8(c: &Cert<'_>) -> Outcome {
 
 pub(crate) fn rsa_exponent_even(c: &Cert<'_>) -> Outcome {
     match rsa(c) {
-        Ok((_, e)) if e.last().is_none_or(|b| b & 1 == 0) => Outcome::Fail(format!("RSA exponent 0x{} is even", hex::encode(e))),
+        Ok((_, e)) if e.last().is_none_or(|b| b & 1 == 0) => {
+            Outcome::Fail(format!("RSA exponent 0x{} is even", hex::encode(e)))
+        }
         Ok(_) => Outcome::Pass,
         Err(outcome) => outcome,
     }
@@ -108,7 +110,9 @@ pub(crate) fn rsa_exponent_range(c: &Cert<'_>) -> Outcome {
 
 pub(crate) fn ec_curve(c: &Cert<'_>) -> Outcome {
     match c.key {
-        Some(PublicKey::Ec { curve: Some(curve) }) if [oid::P256, oid::P384, oid::P521].contains(&curve) => Outcome::Pass,
+        Some(PublicKey::Ec { curve: Some(curve) }) if [oid::P256, oid::P384, oid::P521].contains(&curve) => {
+            Outcome::Pass
+        }
         Some(PublicKey::Ec { curve: Some(curve) }) => Outcome::Fail(format!(
             "EC curve {} is not P-256, P-384 or P-521",
             ctwatch_cert::der::oid_to_string(curve).unwrap_or_else(|| hex::encode(curve))

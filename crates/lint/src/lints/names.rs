@@ -74,6 +74,9 @@ pub(crate) fn cn_not_in_san(c: &Cert<'_>) -> Outcome {
     if facts.common_names.is_empty() {
         return NA;
     }
+    if c.ext(|i| i.san).is_some_and(|e| !matches!(e.parsed_extension(), ParsedExtension::SubjectAlternativeName(_))) {
+        return Outcome::NotApplicable(Some("subjectAltName could not be decoded"));
+    }
     let in_san = |cn: &String| facts.dns_names.contains(cn) || facts.ip_addresses.contains(cn);
     match facts.common_names.iter().find(|cn| !in_san(cn)) {
         Some(cn) => Outcome::Fail(format!("commonName {cn:?} is not a SAN value")),
@@ -97,7 +100,11 @@ pub(crate) fn underscore(c: &Cert<'_>) -> Outcome {
 }
 
 pub(crate) fn bad_label_character(c: &Cert<'_>) -> Outcome {
-    each_dns_name(c, |n| dns::has_bad_label_character(n).is_some(), "has a label that is not letters, digits and hyphens")
+    each_dns_name(
+        c,
+        |n| dns::has_bad_label_character(n).is_some(),
+        "has a label that is not letters, digits and hyphens",
+    )
 }
 
 pub(crate) fn empty_label(c: &Cert<'_>) -> Outcome {
