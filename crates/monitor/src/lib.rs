@@ -96,6 +96,12 @@ pub trait MonitorObserver: Send + Sync + std::fmt::Debug {
     fn on_progress(&self, _log: &str, _done: u64, _target: u64) {}
     /// The log misbehaved.
     fn on_misbehaviour(&self, _log: &str, _m: &Misbehaviour) {}
+    /// `count` new distinct certificates of a CA were committed: `ca` is the watched CA's name
+    /// (`None` for an issuer that is not watched), `validation` the validation type's name
+    /// (`ValidationType::as_str`).
+    fn on_certificates(&self, _ca: Option<&str>, _validation: &str, _count: u64) {}
+    /// The surge detector's current ratio (observed issuance over the baseline) for a CA.
+    fn on_surge_ratio(&self, _ca: &str, _ratio: f64) {}
 }
 
 /// An observer that ignores everything.
