@@ -6,8 +6,8 @@ use crate::cert::{Cert, PublicKey};
 use ctwatch_cert::facts::ValidationType;
 use x509_parser::prelude::{ExtendedKeyUsage, ParsedExtension, X509Extension};
 
-/// Fail when the extension `pick` selects is absent (not applicable when the certificate did not
-/// parse, since absence cannot then be told from undecodability).
+/// Pass when a required extension is `present`, else fail; not applicable when the certificate
+/// did not parse, since absence cannot then be told from undecodability.
 fn require(c: &Cert<'_>, present: bool, what: &str) -> Outcome {
     if let Err(outcome) = c.parsed() {
         return outcome;

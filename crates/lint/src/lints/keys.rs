@@ -66,7 +66,9 @@ pub(crate) fn rsa_modulus_short(c: &Cert<'_>) -> Outcome {
 
 pub(crate) fn rsa_modulus_not_multiple_of_8(c: &Cert<'_>) -> Outcome {
     match rsa(c) {
-        Ok((n, _)) if bit_length(n) % 8 != 0 => Outcome::Fail(format!("RSA modulus has {} bits", bit_length(n))),
+        Ok((n, _)) if !bit_length(n).is_multiple_of(8) => {
+            Outcome::Fail(format!("RSA modulus has {} bits", bit_length(n)))
+        }
         Ok(_) => Outcome::Pass,
         Err(outcome) => outcome,
     }

@@ -488,7 +488,7 @@ pub fn cases() -> Vec<Case> {
             precert_entry,
         ),
         with(
-            pass("e_precert_poison_missing_or_not_critical", "critical poison", precert(&[poison.clone()])),
+            pass("e_precert_poison_missing_or_not_critical", "critical poison", precert(std::slice::from_ref(&poison))),
             precert_entry,
         ),
         with(
