@@ -18,11 +18,25 @@
 //!
 //! Hours inside known surges are never samples (see [`Counts::sample`]).
 
+use std::cell::Cell;
+
 use crate::config::SurgeConfig;
 use crate::series::{Counts, DAY, WEEK};
 
+/// The last two level factors of a series, each with the sampling rules it was computed under
+/// (two, because an open surge measures against a baseline frozen at its start while the gauge
+/// uses the current one).
+pub(crate) type LevelCache = Cell<[Option<(SampleKey, f64)>; 2]>;
+
+/// What a level factor depends on besides the counts: the anchor, the first and last sample
+/// hours and the excluded spans (hashed).
+pub(crate) type SampleKey = (i64, i64, i64, u64);
+
 /// Scale that makes the median absolute deviation estimate a normal standard deviation.
 const MAD_SCALE: f64 = 1.4826;
+
+/// Most seasonal weeks a configuration may ask for.
+const MAX_WEEKS: usize = 8;
 
 /// Daily samples used while the weekly shape is being learned.
 const DAILY_SAMPLES: i64 = 6;
@@ -42,11 +56,7 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     values.sort_unstable_by(f64::total_cmp);
     let mid = values.len() / 2;
     let upper = *values.get(mid)?;
-    if values.len() % 2 == 1 {
-        Some(upper)
-    } else {
-        Some((*values.get(mid - 1)? + upper) / 2.0)
-    }
+    if values.len() % 2 == 1 { Some(upper) } else { Some((*values.get(mid - 1)? + upper) / 2.0) }
 }
 
 /// Scaled median absolute deviation; `None` with fewer than two values.
@@ -86,7 +96,9 @@ impl WindowStats {
     /// Whether the window passes the ratio, absolute excess and spread tests.
     pub(crate) fn qualifies(&self, config: &SurgeConfig) -> bool {
         // `min_excess` is a u64 count; as f64 it is exact for any sensible setting.
-        self.ratio >= config.ratio_threshold && self.excess >= config.min_excess as f64 && self.score >= config.z_threshold
+        self.ratio >= config.ratio_threshold
+            && self.excess >= config.min_excess as f64
+            && self.score >= config.z_threshold
     }
 }
 
@@ -96,6 +108,25 @@ impl<'a> Baseline<'a> {
     pub(crate) fn new(counts: &'a Counts, config: &SurgeConfig, level_anchor: i64) -> Baseline<'a> {
         let mut baseline = Baseline { counts, weeks: i64::from(config.seasonal_weeks), level: 1.0 };
         baseline.level = baseline.level_factor(level_anchor).clamp(config.level_min, config.level_max);
+        baseline
+    }
+
+    /// Like [`Baseline::new`], reusing the level factor cached in `cache` when it was computed
+    /// from the same complete hours (it only depends on them, so evaluations within the same hour
+    /// share it).
+    pub(crate) fn cached(
+        counts: &'a Counts,
+        config: &SurgeConfig,
+        level_anchor: i64,
+        cache: &LevelCache,
+    ) -> Baseline<'a> {
+        let key = counts.sample_key(level_anchor);
+        let entries = cache.get();
+        if let Some((_, level)) = entries.iter().flatten().find(|(k, _)| *k == key) {
+            return Baseline { counts, weeks: i64::from(config.seasonal_weeks), level: *level };
+        }
+        let baseline = Baseline::new(counts, config, level_anchor);
+        cache.set([Some((key, baseline.level)), entries[0]]);
         baseline
     }
 
@@ -119,12 +150,28 @@ impl<'a> Baseline<'a> {
 
     /// The seasonal value of hour `t` (before the level factor); `None` without enough history.
     pub(crate) fn seasonal(&self, t: i64) -> Option<f64> {
-        let mut weekly: Vec<f64> = (1..=self.weeks).filter_map(|k| self.smoothed(t - k * WEEK)).collect();
-        if weekly.len() >= 2 {
-            return median(&mut weekly);
+        // Called for every hour of every window: small stack buffers, no allocation.
+        let mut weekly = [0.0; MAX_WEEKS];
+        let mut n = 0;
+        for k in 1..=self.weeks {
+            if let (Some(v), Some(slot)) = (self.smoothed(t - k * WEEK), weekly.get_mut(n)) {
+                *slot = v;
+                n += 1;
+            }
         }
-        let mut daily: Vec<f64> = (1..=DAILY_SAMPLES).filter_map(|j| self.smoothed(t - j * DAY)).collect();
-        let daily = median(&mut daily);
+        let weekly = weekly.get_mut(..n)?;
+        if weekly.len() >= 2 {
+            return median(weekly);
+        }
+        let mut daily = [0.0; DAILY_SAMPLES as usize];
+        let mut m = 0;
+        for j in 1..=DAILY_SAMPLES {
+            if let (Some(v), Some(slot)) = (self.smoothed(t - j * DAY), daily.get_mut(m)) {
+                *slot = v;
+                m += 1;
+            }
+        }
+        let daily = median(daily.get_mut(..m)?);
         match (weekly.first().copied(), daily) {
             (Some(w), Some(d)) => Some(w.max(d)),
             (w, d) => w.or(d),

@@ -137,7 +137,12 @@ impl SurgeConfig {
         }
         let finite_at_least = |v: f64, min: f64| v.is_finite() && v >= min;
         check(self.min_history_hours >= 24, "min_history_hours", self.min_history_hours.to_string(), "at least 24")?;
-        check(finite_at_least(self.ratio_threshold, 1.0), "ratio_threshold", self.ratio_threshold.to_string(), "a number ≥ 1")?;
+        check(
+            finite_at_least(self.ratio_threshold, 1.0),
+            "ratio_threshold",
+            self.ratio_threshold.to_string(),
+            "a number ≥ 1",
+        )?;
         check(finite_at_least(self.z_threshold, 0.0), "z_threshold", self.z_threshold.to_string(), "a number ≥ 0")?;
         check(
             !self.windows_hours.is_empty() && self.windows_hours.iter().all(|w| (1..=168).contains(w)),
@@ -155,7 +160,12 @@ impl SurgeConfig {
         )?;
         check(finite_at_least(self.hot_ratio, 1.0), "hot_ratio", self.hot_ratio.to_string(), "a number ≥ 1")?;
         check(finite_at_least(self.hot_z, 0.0), "hot_z", self.hot_z.to_string(), "a number ≥ 0")?;
-        check(finite_at_least(self.min_spread, 0.0) && self.min_spread > 0.0, "min_spread", self.min_spread.to_string(), "a number > 0")?;
+        check(
+            finite_at_least(self.min_spread, 0.0) && self.min_spread > 0.0,
+            "min_spread",
+            self.min_spread.to_string(),
+            "a number > 0",
+        )?;
         check(
             finite_at_least(self.expected_floor_per_hour, 0.0) && self.expected_floor_per_hour > 0.0,
             "expected_floor_per_hour",

@@ -13,6 +13,9 @@ use crate::surge::{Dimension, Surge, SurgeReason, SurgeStatus, surge_key};
 /// Distinct validation-type names tracked per issuer; further names share the bucket `other`.
 const MAX_VALIDATION_TYPES: usize = 16;
 
+/// Lists up to this long are de-duplicated by linear scan.
+const SHORT_LIST: usize = 16;
+
 /// Spans of closed surges remembered per issuer (excluded from baselines).
 const MAX_CLOSED_SPANS: usize = 16;
 
@@ -252,27 +255,49 @@ impl SurgeDetector {
             t.series.add(hour, 1);
         }
 
-        // Registered domains: count each once per certificate, and each suffix once too.
-        let mut names: Vec<&str> = event.registered_domains.iter().map(String::as_str).collect();
-        if names.len() > 1 {
+        // Registered domains: count each once per certificate, and each suffix once too. Most
+        // certificates have one or two, so duplicates are found by a linear scan; long lists are
+        // sorted first.
+        let domains = event.registered_domains;
+        let mut keys: Vec<DomainKey> = Vec::with_capacity(domains.len());
+        if domains.len() <= SHORT_LIST {
+            for (i, name) in domains.iter().enumerate() {
+                if !domains.iter().take(i).any(|earlier| earlier == name) {
+                    keys.push(st.count_domain(name, hour));
+                }
+            }
+        } else {
+            let mut names: Vec<&str> = domains.iter().map(String::as_str).collect();
             names.sort_unstable();
             names.dedup();
+            for name in names {
+                keys.push(st.count_domain(name, hour));
+            }
         }
-        let mut keys: Vec<DomainKey> = Vec::with_capacity(names.len());
-        for name in names {
-            keys.push(st.count_domain(name, hour));
-        }
-        let mut suffixes: Vec<&Arc<str>> = keys.iter().filter_map(|k| k.0.suffix.as_ref()).collect();
-        if suffixes.len() > 1 {
+        if keys.len() <= SHORT_LIST {
+            for (i, key) in keys.iter().enumerate() {
+                if let Some(suffix) = &key.0.suffix
+                    && !keys.iter().take(i).any(|k| k.0.suffix.as_ref() == Some(suffix))
+                {
+                    st.count_suffix(suffix, hour);
+                }
+            }
+        } else {
+            let mut suffixes: Vec<&Arc<str>> = keys.iter().filter_map(|k| k.0.suffix.as_ref()).collect();
             suffixes.sort_unstable();
             suffixes.dedup();
-        }
-        for suffix in suffixes {
-            st.count_suffix(suffix, hour);
+            for suffix in suffixes {
+                st.count_suffix(suffix, hour);
+            }
         }
         st.evict_domains(config.max_domains_per_issuer, config.max_suffixes_per_issuer);
 
-        let cert = RecentCert { hour, identity: event.cert_identity, validation_type: type_index, domains: keys.into_boxed_slice() };
+        let cert = RecentCert {
+            hour,
+            identity: event.cert_identity,
+            validation_type: type_index,
+            domains: keys.into_boxed_slice(),
+        };
         if let Some(open) = st.open.as_mut()
             && hour >= open.start
             && open.matches(cert.validation_type, &cert.domains)
@@ -361,7 +386,8 @@ impl SurgeDetector {
 
     /// Sizes of the state.
     pub fn stats(&self) -> DetectorStats {
-        let mut stats = DetectorStats { issuers: self.issuers.len(), ignored_events: self.ignored_events, ..Default::default() };
+        let mut stats =
+            DetectorStats { issuers: self.issuers.len(), ignored_events: self.ignored_events, ..Default::default() };
         for st in self.issuers.values() {
             stats.registered_domains += st.domains.len();
             stats.suffixes += st.suffixes.len();
@@ -469,6 +495,11 @@ impl IssuerState {
 
     /// Counts one certificate under a public suffix.
     fn count_suffix(&mut self, suffix: &Arc<str>, hour: i64) {
+        if let Some(tracked) = self.suffixes.get_mut(&**suffix) {
+            tracked.series.add(hour, 1);
+            tracked.last_hour = tracked.last_hour.max(hour);
+            return;
+        }
         let tracked = self.suffixes.entry(suffix.clone()).or_insert_with(|| Tracked {
             key: suffix.clone(),
             series: HourlySeries::default(),
@@ -557,14 +588,26 @@ where
     K: Borrow<str> + Hash + Eq,
     Q: Clone + Borrow<str>,
 {
-    let mut candidates: Vec<(i64, usize, Q)> = map
-        .values()
-        .filter(|t| pinned != Some(t.key.borrow()))
-        .map(|t| (t.last_hour, t.series.len(), t.key.clone()))
-        .collect();
-    let remove = map.len().saturating_sub(keep).min(candidates.len());
-    candidates.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.borrow().cmp(b.2.borrow())));
-    for (_, _, key) in candidates.into_iter().take(remove) {
+    let doomed: Vec<Q> = {
+        let mut candidates: Vec<(i64, usize, &Q)> = map
+            .values()
+            .filter(|t| pinned != Some(t.key.borrow()))
+            .map(|t| (t.last_hour, t.series.len(), &t.key))
+            .collect();
+        let remove = map.len().saturating_sub(keep).min(candidates.len());
+        if remove == 0 {
+            return;
+        }
+        // Oldest first, then fewest hours with issuance, then by name so the choice is
+        // deterministic. Selection, not a full sort: O(n).
+        if remove < candidates.len() {
+            candidates.select_nth_unstable_by(remove - 1, |a, b| {
+                (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.borrow().cmp(b.2.borrow()))
+            });
+        }
+        candidates.into_iter().take(remove).map(|(_, _, key)| key.clone()).collect()
+    };
+    for key in doomed {
         map.remove(key.borrow());
     }
 }
@@ -634,14 +677,17 @@ struct Measured {
 impl Evaluator<'_> {
     fn evaluate_issuer(&self, issuer: &[u8; 32], st: &mut IssuerState, out: &mut Vec<Surge>) {
         let time = self.time;
-        st.prune(time.end - self.retention);
+        // An open surge is measured against the baseline at its start, so history is kept for a
+        // retention before the start (at most `max_surge_hours` more than usual).
+        let open_start = st.open.as_ref().map_or(time.end, |o| o.start.min(time.end));
+        st.prune(open_start - self.retention);
         let history = time.complete_end - st.first_hour;
         let has_baseline = history >= i64::from(self.config.min_history_hours);
 
         // The gauge: the issuer as a whole over the longest window.
         st.ratio = if has_baseline {
             let counts = self.counts(st, &st.total, st.excluded_spans());
-            let baseline = Baseline::new(&counts, self.config, time.complete_end);
+            let baseline = Baseline::cached(&counts, self.config, time.complete_end, st.total.level_cache());
             baseline.window(time.end - self.max_window, time.end, time.fraction, self.config).map(|w| w.ratio)
         } else {
             None
@@ -705,7 +751,9 @@ impl Evaluator<'_> {
                 .collect();
             found.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.0.name.cmp(&b.1.0.name)));
             out.extend(
-                found.into_iter().map(|(_, d)| (Dimension::RegisteredDomain(d.0.name.to_string()), Target::Domain(d.clone()))),
+                found
+                    .into_iter()
+                    .map(|(_, d)| (Dimension::RegisteredDomain(d.0.name.to_string()), Target::Domain(d.clone()))),
             );
         }
         out
@@ -713,8 +761,14 @@ impl Evaluator<'_> {
 
     /// Materialises a series for this evaluation.
     fn counts(&self, st: &IssuerState, series: &HourlySeries, excluded: Vec<(i64, i64)>) -> Counts {
+        self.counts_since(st, series, self.time.end, excluded)
+    }
+
+    /// Materialises a series with a retention of history before `anchor` (an open surge's start).
+    fn counts_since(&self, st: &IssuerState, series: &HourlySeries, anchor: i64, excluded: Vec<(i64, i64)>) -> Counts {
         let time = self.time;
-        Counts::new(series, time.end - self.retention, time.end, st.first_hour, time.complete_end, excluded)
+        let from = anchor.min(time.end) - self.retention;
+        Counts::new(series, from, time.end, st.first_hour, time.complete_end, excluded)
     }
 
     /// Tests a dimension's windows; opens and reports a surge if one qualifies.
@@ -722,7 +776,7 @@ impl Evaluator<'_> {
         let time = self.time;
         let series = st.series(&target)?;
         let counts = self.counts(st, series, st.excluded_spans());
-        let baseline = Baseline::new(&counts, self.config, time.complete_end);
+        let baseline = Baseline::cached(&counts, self.config, time.complete_end, series.level_cache());
         // A new surge starts after the last closed one: windows reaching back into it are cut.
         let floor = st.closed.iter().map(|&(_, to)| to).max().unwrap_or(i64::MIN);
         let trigger = self.windows.iter().find_map(|&w| {
@@ -756,9 +810,11 @@ impl Evaluator<'_> {
         open.checked_until = time.complete_end;
         open.reported_until = time.complete_end;
         open.collect_recent(&st.recent, self.config);
-        let measured = self
-            .measure(st, &target, start, time.end, time.fraction)
-            .unwrap_or(Measured { stats, level: baseline.level(), fraction: time.fraction });
+        let measured = self.measure(st, &target, start, time.end, time.fraction).unwrap_or(Measured {
+            stats,
+            level: baseline.level(),
+            fraction: time.fraction,
+        });
         let surge = self.report(issuer, st, &open, SurgeStatus::Opened, SurgeReason::AboveBaseline, measured);
         st.open = Some(open);
         Some(surge)
@@ -775,8 +831,8 @@ impl Evaluator<'_> {
         };
         let mut excluded = st.closed.clone();
         excluded.push((open.start, i64::MAX));
-        let counts = self.counts(st, series, excluded);
-        let baseline = Baseline::new(&counts, self.config, time.complete_end.min(open.start));
+        let counts = self.counts_since(st, series, open.start, excluded);
+        let baseline = Baseline::cached(&counts, self.config, time.complete_end.min(open.start), series.level_cache());
         for t in open.checked_until..time.complete_end {
             if baseline.is_hot(t, 1.0, self.config) {
                 open.last_hot = open.last_hot.max(t);
@@ -793,7 +849,8 @@ impl Evaluator<'_> {
             if st.closed.len() > MAX_CLOSED_SPANS {
                 st.closed.remove(0);
             }
-            return measured.map(|m| self.report(issuer, st, &open, SurgeStatus::Closed, SurgeReason::AboveBaseline, m));
+            return measured
+                .map(|m| self.report(issuer, st, &open, SurgeStatus::Closed, SurgeReason::AboveBaseline, m));
         }
         let mut surge = None;
         if time.complete_end > open.reported_until
@@ -811,12 +868,12 @@ impl Evaluator<'_> {
     /// without a baseline).
     fn measure(&self, st: &IssuerState, target: &Target, start: i64, end: i64, fraction: f64) -> Option<Measured> {
         let series = st.series(target)?;
-        let start = start.max(self.time.end - self.retention);
         let mut frozen = st.closed.clone();
         frozen.push((start, i64::MAX));
-        let mut counts = self.counts(st, series, frozen);
+        let mut counts = self.counts_since(st, series, start, frozen);
         for fallback in [Some(st.closed.clone()), Some(Vec::new()), None] {
-            let baseline = Baseline::new(&counts, self.config, self.time.complete_end.min(start));
+            let baseline =
+                Baseline::cached(&counts, self.config, self.time.complete_end.min(start), series.level_cache());
             if let Some(stats) = baseline.window(start, end, fraction, self.config) {
                 return Some(Measured { stats, level: baseline.level(), fraction });
             }
@@ -897,7 +954,8 @@ impl Evaluator<'_> {
         }
         st.new_issuer_reported = true;
         let start = (from..time.end).find(|&t| st.total.sum(t, t + 1) > 0).unwrap_or(from);
-        let mut open = OpenSurge::new(Dimension::Issuer, None, start, u32::try_from(self.max_window).unwrap_or(u32::MAX));
+        let mut open =
+            OpenSurge::new(Dimension::Issuer, None, start, u32::try_from(self.max_window).unwrap_or(u32::MAX));
         open.collect_recent(&st.recent, self.config);
         let hours = (time.end - start - 1) as f64 + time.fraction;
         let observed_f = observed as f64;

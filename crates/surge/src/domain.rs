@@ -50,8 +50,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let mut domains: Vec<String> =
-        dns_names.into_iter().filter_map(|name| registered_domain(name.as_ref())).collect();
+    let mut domains: Vec<String> = dns_names.into_iter().filter_map(|name| registered_domain(name.as_ref())).collect();
     domains.sort_unstable();
     domains.dedup();
     domains

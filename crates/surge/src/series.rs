@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::baseline::LevelCache;
+
 /// Milliseconds in an hour.
 pub(crate) const MS_PER_HOUR: u64 = 3_600_000;
 
@@ -25,11 +27,17 @@ struct Point {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HourlySeries {
     points: VecDeque<Point>,
+    /// The level factor of the latest evaluation; dropped when a complete hour it was computed
+    /// from changes.
+    level: LevelCache,
 }
 
 impl HourlySeries {
     /// Adds `count` to `hour`, saturating at `u32::MAX`.
     pub(crate) fn add(&mut self, hour: i64, count: u32) {
+        if self.level.get().iter().flatten().any(|((_, _, complete_end, _), _)| hour < *complete_end) {
+            self.level.set([None, None]);
+        }
         match self.points.back_mut() {
             Some(last) if last.hour == hour => {
                 last.count = last.count.saturating_add(count);
@@ -49,6 +57,11 @@ impl HourlySeries {
             }
             Err(i) => self.points.insert(i, Point { hour, count }),
         }
+    }
+
+    /// The cached level factor of this series.
+    pub(crate) fn level_cache(&self) -> &LevelCache {
+        &self.level
     }
 
     /// Drops hours before `horizon`.
@@ -137,6 +150,15 @@ impl Counts {
             return None;
         }
         Some(f64::from(self.observed(hour)))
+    }
+
+    /// What decides which hours are samples, for a level factor anchored at `anchor`.
+    pub(crate) fn sample_key(&self, anchor: i64) -> crate::baseline::SampleKey {
+        let spans = self.excluded.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &(from, to)| {
+            (h ^ from as u64).wrapping_mul(0x0100_0000_01b3).rotate_left(7)
+                ^ (to as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        (anchor, self.first_hour, self.complete_end, spans)
     }
 
     /// The same counts with different excluded spans.

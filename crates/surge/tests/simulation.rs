@@ -1,7 +1,9 @@
 //! Simulated issuers, deterministic with seeded RNGs: a Chunghwa-Telecom-like surge must be raised
 //! within two hours, and ordinary swings, growth, small issuers and weekly habits must not be.
 
-use ctwatch_surge::{Dimension, IssuanceEvent, Surge, SurgeConfig, SurgeDetector, SurgeReason, SurgeStatus, registered_domains};
+use ctwatch_surge::{
+    Dimension, IssuanceEvent, Surge, SurgeConfig, SurgeDetector, SurgeReason, SurgeStatus, registered_domains,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -313,6 +315,9 @@ fn feed_counts(detector: &mut SurgeDetector, rng: &mut StdRng, issuer: [u8; 32],
     detector.seed_hourly(issuer, hour, "dv", n);
 }
 
+/// Expected certificates per hour, by hour.
+type Rate = Box<dyn Fn(i64) -> f64>;
+
 /// A large CA (~20,000 a day) with the same daily and weekly shape.
 fn large_rate(hour: i64) -> f64 {
     cht_rate(hour) * 20_000.0 / 300.0
@@ -323,7 +328,7 @@ fn large_issuer_controls_in_count_only_mode() {
     let issuer = [0x1e; 32];
     let growth = |hour: i64| 1.2f64.powf((hour - MONDAY) as f64 / (30.0 * DAY as f64));
     let busy_monday = |h: i64| if day_of_week(h) == 0 && (8..12).contains(&hour_of_day(h)) { 4.0 } else { 1.0 };
-    let cases: [(&str, Box<dyn Fn(i64) -> f64>); 3] = [
+    let cases: [(&str, Rate); 3] = [
         ("seasonal", Box::new(large_rate)),
         ("growth", Box::new(move |h| large_rate(h) * growth(h))),
         ("busy mondays", Box::new(move |h| large_rate(h) * busy_monday(h))),
