@@ -99,3 +99,42 @@ async fn the_same_certificates_in_two_logs_are_stored_once_with_both_entries() {
     assert_eq!(logs_seen.len(), 2, "{entries:?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_issuers_mode_counts_every_issuer_but_stores_only_watched_ones() {
+    let watched = CertFactory::new("Watched CA").unwrap();
+    let other = CertFactory::new("Other CA").unwrap();
+    let log = TestLog::new("all", LogSigner::generate());
+    let start = now_ms() - 3_600_000;
+    let w = populate(&[&log], &watched, 30, start);
+    let o = populate(&[&log], &other, 50, start);
+    log.publish();
+    let server = serve_local(vec![log.clone()]).await.unwrap();
+    let dir = tempdir();
+    let issuer = hex::encode(ctwatch_cert::facts::spki_sha256_of_cert(watched.issuer_der()).unwrap());
+    let opts = RunOptions {
+        extra_toml: format!("[watch]\nall_issuers = true\n[[ca]]\nname = \"Watched\"\nissuers = [\"{issuer}\"]\n"),
+        ..Default::default()
+    };
+    let store = store_path(dir.path(), "all");
+    let summaries =
+        run_until_caught_up(dir.path(), &config_toml(&store, &[log_toml(&server, &log, View::Rfc6962, &opts)], &opts))
+            .await;
+    assert_eq!(summaries[0].outcome, LogOutcome::CaughtUp);
+    let s = open_store(&store);
+    assert_eq!(s.certificate_count().unwrap(), w.distinct_certificates as u64);
+    let other_spki = ctwatch_cert::facts::spki_sha256_of_cert(other.issuer_der()).unwrap();
+    let counts = s.issuance_counts(Some(&other_spki), 0, i64::MAX / 2).unwrap();
+    // Precertificates and x509 entries without SCTs are counted; final certificates with
+    // embedded SCTs are not counted again.
+    assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), o.distinct_certificates as u64);
+    let watched_counts = s
+        .issuance_counts(
+            Some(&ctwatch_cert::facts::spki_sha256_of_cert(watched.issuer_der()).unwrap()),
+            0,
+            i64::MAX / 2,
+        )
+        .unwrap();
+    assert_eq!(watched_counts.iter().map(|c| c.count).sum::<u64>(), w.distinct_certificates as u64);
+    server.shutdown().await;
+}
