@@ -35,7 +35,7 @@ pub(crate) fn duplicate_extension(c: &Cert<'_>) -> Outcome {
 }
 
 pub(crate) fn basic_constraints_not_critical(c: &Cert<'_>) -> Outcome {
-    match c.ext(|i| i.basic_constraints) {
+    match c.decoded.basic_constraints.as_ref() {
         Some(e) if e.critical => Outcome::Pass,
         Some(_) => Outcome::Fail("basicConstraints is not critical".into()),
         None => c.parsed().err().unwrap_or(NA),
@@ -118,7 +118,7 @@ pub(crate) fn ku_prohibited_for_rsa(c: &Cert<'_>) -> Outcome {
 
 fn eku<'c>(c: &'c Cert<'_>) -> Result<&'c ExtendedKeyUsage<'c>, Outcome> {
     c.parsed()?;
-    match c.ext(|i| i.ext_key_usage).map(X509Extension::parsed_extension) {
+    match c.decoded.ext_key_usage.as_ref().map(X509Extension::parsed_extension) {
         Some(ParsedExtension::ExtendedKeyUsage(eku)) => Ok(eku),
         Some(_) => Err(Outcome::NotApplicable(Some("extKeyUsage could not be decoded"))),
         None => Err(NA),
@@ -176,7 +176,7 @@ pub(crate) fn cps_uri_not_http(c: &Cert<'_>) -> Outcome {
     if let Err(outcome) = c.parsed() {
         return outcome;
     }
-    let policies = match c.ext(|i| i.policies).map(X509Extension::parsed_extension) {
+    let policies = match c.decoded.policies.as_ref().map(X509Extension::parsed_extension) {
         Some(ParsedExtension::CertificatePolicies(p)) => p,
         Some(_) => return Outcome::NotApplicable(Some("certificatePolicies could not be decoded")),
         None => return NA,

@@ -36,17 +36,39 @@ const PSS_SHA256: [u8; 67] = pss(0x01, 0x20);
 const PSS_SHA384: [u8; 67] = pss(0x02, 0x30);
 const PSS_SHA512: [u8; 67] = pss(0x03, 0x40);
 
+/// The extensions whose decoding errors [`CertFacts::field_errors`](crate::CertFacts) reports
+/// and that the lints do not deep-parse themselves.
+const FACTS_DECODED_EXTENSIONS: &[&str] = &[
+    "subjectKeyIdentifier: ",
+    "authorityKeyIdentifier: ",
+    "cRLDistributionPoints: ",
+    "authorityInfoAccess: ",
+    "ctSCTList: ",
+];
+
 pub(crate) fn unparseable(c: &Cert<'_>) -> Outcome {
-    let x = match &c.x509 {
-        Ok(x) => x,
-        Err(e) => return Outcome::Fail(format!("x509-parser: {e}")),
-    };
-    for ext in x.tbs_certificate.extensions() {
+    if let Err(e) = &c.x509 {
+        return Outcome::Fail(format!("x509-parser: {e}"));
+    }
+    let positions =
+        [c.index.san, c.index.basic_constraints, c.index.key_usage, c.index.ext_key_usage, c.index.policies];
+    if positions.iter().flatten().count() != c.decoded.iter().count() {
+        return Outcome::Fail("an extension is not a valid Extension SEQUENCE".into());
+    }
+    for ext in c.decoded.iter() {
         if let ParsedExtension::ParseError { error } = ext.parsed_extension() {
             return Outcome::Fail(format!("extension {}: {error}", ext.oid));
         }
     }
-    Outcome::Pass
+    let facts_error = c
+        .facts
+        .field_errors
+        .iter()
+        .find(|e| FACTS_DECODED_EXTENSIONS.iter().any(|p| e.starts_with(p)) && !e.contains("duplicate extension"));
+    match facts_error {
+        Some(e) => Outcome::Fail(e.clone()),
+        None => Outcome::Pass,
+    }
 }
 
 pub(crate) fn version_not_v3(c: &Cert<'_>) -> Outcome {

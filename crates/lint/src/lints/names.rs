@@ -12,7 +12,7 @@ use x509_parser::prelude::{GeneralName, ParsedExtension};
 /// The SAN's GeneralNames, or the outcome when there is no decodable SAN.
 fn san_names<'c, 'a>(c: &'c Cert<'a>) -> Result<&'c [GeneralName<'a>], Outcome> {
     c.parsed()?;
-    match c.ext(|i| i.san).map(|e| e.parsed_extension()) {
+    match c.decoded.san.as_ref().map(|e| e.parsed_extension()) {
         Some(ParsedExtension::SubjectAlternativeName(san)) => Ok(&san.general_names),
         Some(_) => Err(Outcome::NotApplicable(Some("subjectAltName could not be decoded"))),
         None => Err(NA),
@@ -74,7 +74,10 @@ pub(crate) fn cn_not_in_san(c: &Cert<'_>) -> Outcome {
     if facts.common_names.is_empty() {
         return NA;
     }
-    if c.ext(|i| i.san).is_some_and(|e| !matches!(e.parsed_extension(), ParsedExtension::SubjectAlternativeName(_))) {
+    let san = c.decoded.san.as_ref();
+    if c.index.san.is_some()
+        && !san.is_some_and(|e| matches!(e.parsed_extension(), ParsedExtension::SubjectAlternativeName(_)))
+    {
         return Outcome::NotApplicable(Some("subjectAltName could not be decoded"));
     }
     let in_san = |cn: &String| facts.dns_names.contains(cn) || facts.ip_addresses.contains(cn);
