@@ -653,6 +653,21 @@ impl MonitorObserver for Metrics {
         self.families.certificates_issued.with_label_values(&[ca.as_str(), validation]).inc_by(count);
     }
 
+    fn on_caa_check(&self, verdict: ctwatch_caa::CaaVerdict, elapsed: Duration) {
+        self.on_caa_lookup(verdict);
+        self.on_dns_lookup(elapsed);
+    }
+
+    fn on_crl_fetch(&self, result: &str) {
+        if let Some(r) = CrlFetchResult::ALL.iter().find(|r| r.as_str() == result) {
+            Metrics::on_crl_fetch(self, *r);
+        }
+    }
+
+    fn fetch_observer(&self, log: &str) -> Option<Arc<dyn FetchObserver>> {
+        Some(Metrics::fetch_observer(self, log))
+    }
+
     fn on_surge_ratio(&self, ca: &str, ratio: f64) {
         // A CA folded into `other` has no ratio of its own: writing it there would only show
         // whichever folded CA reported last.

@@ -195,7 +195,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
             };
             let mode = if until_caught_up { RunMode::UntilCaughtUp } else { RunMode::Daemon };
-            runtime.block_on(run_monitor(settings, mode, Duration::from_secs(grace_secs)))
+            runtime.block_on(run_monitor(settings, mode, Duration::from_secs(grace_secs), mode == RunMode::Daemon))
         }
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
@@ -240,13 +240,47 @@ fn load_or_usage(path: &Path) -> anyhow::Result<Settings> {
     Settings::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Run the monitor until done or signalled; map the result to an exit code.
-pub async fn run_monitor(settings: Settings, mode: RunMode, grace: Duration) -> anyhow::Result<ExitCode> {
+/// Run the monitor until done or signalled; map the result to an exit code. With `serve_api`
+/// the metrics and HTTP API listen on `[metrics] listen` while it runs.
+pub async fn run_monitor(
+    settings: Settings,
+    mode: RunMode,
+    grace: Duration,
+    serve_api: bool,
+) -> anyhow::Result<ExitCode> {
     let store = ctwatch_store::SqliteStore::open(&settings.store_path)
         .with_context(|| format!("opening store {}", settings.store_path.display()))?;
-    let monitor = Monitor::new(settings, Box::new(store)).await?;
+    let registry = prometheus::Registry::new();
+    let metrics = std::sync::Arc::new(ctwatch_api::Metrics::new(
+        &registry,
+        ctwatch_api::MetricsConfig {
+            watched_cas: settings.cas.iter().map(|c| c.name.clone()).collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        },
+    )?);
+    let api_settings = (settings.metrics_listen, settings.metrics_token.clone(), settings.cas.clone());
+    let monitor = Monitor::with_observer(settings, Box::new(store), metrics.clone()).await?;
     tracing::info!(logs = monitor.sources().len(), "following logs");
     let cancel = CancellationToken::new();
+    if serve_api {
+        let (listen, token, cas) = api_settings;
+        let mut config = ctwatch_api::ApiConfig::new(listen);
+        config.token = token;
+        let log_names = monitor.sources().iter().map(|s| s.name.clone()).collect();
+        let state = ctwatch_api::ApiState::new(monitor.store(), metrics.clone())
+            .with_readiness(ctwatch_api::Readiness::LogsVerified(log_names))
+            .with_watched_cas(cas.iter().map(Into::into).collect());
+        let server = ctwatch_api::ApiServer::bind(config, state).await?;
+        tracing::info!(addr = %server.local_addr(), "serving /metrics and /api/v1");
+        eprintln!("ctwatch: metrics and API at http://{}/", server.local_addr());
+        let shutdown = cancel.clone().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(e) = server.run(shutdown).await {
+                tracing::error!(error = %e, "API server failed");
+            }
+        });
+    }
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

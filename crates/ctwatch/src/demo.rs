@@ -52,7 +52,8 @@ pub async fn run_demo(dir: Option<PathBuf>, keep_running: bool) -> anyhow::Resul
 
     let settings = Settings::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store_path = settings.store_path.clone();
-    let code = crate::cli::run_monitor(settings.clone(), RunMode::UntilCaughtUp, Duration::from_secs(30)).await?;
+    let code =
+        crate::cli::run_monitor(settings.clone(), RunMode::UntilCaughtUp, Duration::from_secs(30), false).await?;
     println!();
     crate::status::print_status(&store_path, crate::cli::OutputFormat::Table)?;
     print_summary(&store_path)?;
@@ -78,7 +79,7 @@ pub async fn run_demo(dir: Option<PathBuf>, keep_running: bool) -> anyhow::Resul
         let mut daemon = settings;
         daemon.poll_interval = Duration::from_secs(1);
         daemon.partial_tile_delay = Duration::from_secs(5);
-        let code = crate::cli::run_monitor(daemon, RunMode::Daemon, Duration::from_secs(30)).await?;
+        let code = crate::cli::run_monitor(daemon, RunMode::Daemon, Duration::from_secs(30), true).await?;
         grower.abort();
         server.shutdown().await;
         return Ok(code);

@@ -34,6 +34,7 @@ pub struct CaaWorker {
     retry: Duration,
     max_attempts: u32,
     attempts: HashMap<i64, (u32, std::time::Instant)>,
+    observer: Arc<dyn crate::MonitorObserver>,
 }
 
 impl CaaWorker {
@@ -43,8 +44,9 @@ impl CaaWorker {
         checker: CaaChecker,
         retry: Duration,
         max_attempts: u32,
+        observer: Arc<dyn crate::MonitorObserver>,
     ) -> Self {
-        CaaWorker { store, watch, checker, retry, max_attempts, attempts: HashMap::new() }
+        CaaWorker { store, watch, checker, retry, max_attempts, attempts: HashMap::new(), observer }
     }
 
     /// Check pending certificates until none is due. Returns what was done.
@@ -80,6 +82,7 @@ impl CaaWorker {
         for cert in certs {
             let ca = cert.issuer_spki_sha256.and_then(|i| self.watch.ca_for(&i)).cloned();
             let checker = self.checker.clone();
+            let observer = self.observer.clone();
             tasks.spawn(async move {
                 let Some(ca) = ca.filter(|c| !c.caa_identifiers.is_empty()) else {
                     return (cert, None, Vec::new());
@@ -88,11 +91,12 @@ impl CaaWorker {
                 let mut names: Vec<&String> = cert.facts.dns_names.iter().collect();
                 names.dedup();
                 for name in names {
-                    checks.push(
-                        checker
-                            .check(name, &ca.caa_identifiers, Some(cert.facts.not_before), Some(cert.first_seen_ms))
-                            .await,
-                    );
+                    let started = std::time::Instant::now();
+                    let check = checker
+                        .check(name, &ca.caa_identifiers, Some(cert.facts.not_before), Some(cert.first_seen_ms))
+                        .await;
+                    observer.on_caa_check(check.verdict, started.elapsed());
+                    checks.push(check);
                 }
                 (cert, Some(ca.name), checks)
             });

@@ -227,6 +227,11 @@ pub struct RawDns {
 pub struct RawMetrics {
     /// Listen address for /metrics and the API (default 127.0.0.1:9898).
     pub listen: Option<String>,
+    /// Bearer token required by the API and /metrics (mandatory when `listen` is not a
+    /// loopback address). Prefer `token_file`, which keeps the secret out of the config.
+    pub token: Option<String>,
+    /// File whose first line is the bearer token.
+    pub token_file: Option<PathBuf>,
 }
 
 /// A log to follow, as configured.
@@ -275,6 +280,8 @@ pub struct Settings {
     pub default_fetch: FetchSettings,
     pub nameservers: Vec<std::net::SocketAddr>,
     pub metrics_listen: std::net::SocketAddr,
+    /// Bearer token of the API (never logged).
+    pub metrics_token: Option<String>,
     pub lints: bool,
     /// Surge detection settings, when enabled.
     pub surge: Option<ctwatch_surge::SurgeConfig>,
@@ -415,9 +422,30 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         nameservers.push(addr);
     }
     let listen = raw.metrics.listen.as_deref().unwrap_or("127.0.0.1:9898");
-    let metrics_listen =
+    let metrics_listen: std::net::SocketAddr =
         listen.parse().map_err(|_| invalid(path, "metrics.listen", format!("{listen:?} is not an IP:port address")))?;
 
+    let metrics_token = match (&raw.metrics.token, &raw.metrics.token_file) {
+        (Some(_), Some(_)) => return Err(invalid(path, "metrics.token", "set `token` or `token_file`, not both")),
+        (Some(t), None) => Some(t.trim().to_string()),
+        (None, Some(f)) => {
+            let f = resolve(f);
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| invalid(path, "metrics.token_file", format!("{}: {e}", f.display())))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string())
+        }
+        (None, None) => None,
+    };
+    if metrics_token.as_deref().is_some_and(|t| t.len() < 16) {
+        return Err(invalid(path, "metrics.token", "must be at least 16 characters"));
+    }
+    if !metrics_listen.ip().is_loopback() && metrics_token.is_none() {
+        return Err(invalid(
+            path,
+            "metrics.listen",
+            format!("{metrics_listen} is not a loopback address: set metrics.token or metrics.token_file"),
+        ));
+    }
     let d = &raw.detectors;
     let surge = if d.surge.unwrap_or(true) {
         let mut c = ctwatch_surge::SurgeConfig::default();
@@ -471,6 +499,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         default_fetch,
         nameservers,
         metrics_listen,
+        metrics_token,
         lints: d.lints.unwrap_or(true),
         surge,
         caa_enabled,
@@ -582,6 +611,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ca[0]"), "{err}");
+    }
+
+    #[test]
+    fn a_public_listen_address_needs_a_token() {
+        let err = parse("log_list = \"x\"\n[metrics]\nlisten = \"0.0.0.0:9898\"").unwrap_err().to_string();
+        assert!(err.contains("token"), "{err}");
+        let s =
+            parse("log_list = \"x\"\n[metrics]\nlisten = \"0.0.0.0:9898\"\ntoken = \"0123456789abcdef0123\"").unwrap();
+        assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef0123"));
+        let err = parse("log_list = \"x\"\n[metrics]\ntoken = \"short\"").unwrap_err().to_string();
+        assert!(err.contains("16"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub struct CrlWorker {
     pub(crate) limits: CrlLimits,
     pub(crate) http: ctwatch_client::HttpConfig,
     pub(crate) last_fetch: HashMap<String, Instant>,
+    pub(crate) observer: Arc<dyn crate::MonitorObserver>,
 }
 
 impl CrlWorker {
@@ -74,6 +75,7 @@ impl CrlWorker {
             Ok(b) => b,
             Err(e) => {
                 pass.rejected += 1;
+                self.observer.on_crl_fetch("unreachable");
                 return self.problem(url, "unreachable", &e.to_string(), now).await;
             }
         };
@@ -92,6 +94,7 @@ impl CrlWorker {
         }
         let Some(crl) = parsed else {
             pass.rejected += 1;
+            self.observer.on_crl_fetch("rejected");
             return self.problem(url, "rejected", &last_error, now).await;
         };
         // CRL numbers must not go backwards.
@@ -115,9 +118,11 @@ impl CrlWorker {
         }
         if let Err(e) = history.observe(url, &crl, now) {
             pass.rejected += 1;
+            self.observer.on_crl_fetch("crl_number");
             return self.problem(url, "crl_number", &e.to_string(), now).await;
         }
         pass.fetched += 1;
+        self.observer.on_crl_fetch("ok");
         pass.revocations += crl.entries.len();
         let record = CrlRecord {
             state: CrlState {

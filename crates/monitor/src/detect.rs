@@ -164,12 +164,11 @@ impl SurgeStage {
         self.detector.seed_hourly(issuer, hour, validation_type, count);
     }
 
-    /// Observe one stored certificate (ignored when seen before).
-    pub fn observe(&mut self, record: &EntryRecord) {
+    /// Observe one stored certificate (ignored when seen before). Returns whether it was new.
+    pub fn observe(&mut self, record: &EntryRecord) -> bool {
         let cert = &record.certificate;
-        let Some(issuer) = cert.issuer_spki_sha256 else { return };
         if !self.seen.insert(cert.identity) {
-            return;
+            return false;
         }
         self.order.push_back(cert.identity);
         if self.order.len() > self.max_seen
@@ -178,6 +177,7 @@ impl SurgeStage {
             self.seen.remove(&old);
             self.committed.remove(&old);
         }
+        let Some(issuer) = cert.issuer_spki_sha256 else { return true };
         let domains = ctwatch_surge::registered_domains(&cert.facts.dns_names);
         self.detector.observe(&IssuanceEvent {
             issuer,
@@ -187,6 +187,7 @@ impl SurgeStage {
             cert_identity: cert.identity,
         });
         self.latest_ms = self.latest_ms.max(record.timestamp_ms);
+        true
     }
 
     /// Record that these identities are now stored.

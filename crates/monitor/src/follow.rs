@@ -92,13 +92,20 @@ impl LogFollower {
             .map_err(|e| RoundError::Internal(format!("log {}: key: {e}", source.name)))?;
         let budget =
             Arc::new(RequestBudget::new(source.fetch.requests_per_second, source.fetch.concurrency.max(1) as u32));
+        let fetch_observer = shared.observer.fetch_observer(&source.name);
         let (access, url) = match &source.endpoint {
             LogEndpoint::Rfc6962 { url } => {
-                let c = Rfc6962Client::new(url, &shared.http)?.with_budget(budget);
+                let mut c = Rfc6962Client::new(url, &shared.http)?.with_budget(budget);
+                if let Some(o) = fetch_observer {
+                    c = c.with_observer(o);
+                }
                 (Access::Rfc6962(c), url.clone())
             }
             LogEndpoint::Static { submission_url, monitoring_url } => {
-                let c = StaticClient::new(monitoring_url, &shared.http)?.with_budget(budget);
+                let mut c = StaticClient::new(monitoring_url, &shared.http)?.with_budget(budget);
+                if let Some(o) = fetch_observer {
+                    c = c.with_observer(o);
+                }
                 let origin = ctwatch_ct::checkpoint::origin_from_url(submission_url);
                 (Access::Tiled { client: c, origin }, monitoring_url.clone())
             }
@@ -322,11 +329,18 @@ impl LogFollower {
                 }
             }
         }
-        if let (Some(surge), crate::process::Classified::Record(record, _)) =
-            (&self.shared.detectors.surge, &item.class)
-            && let Ok(mut surge) = surge.lock()
-        {
-            surge.observe(record);
+        if let crate::process::Classified::Record(record, _) = &item.class {
+            let cert = &record.certificate;
+            // New distinct certificates: the surge stage remembers identities; without it, a
+            // final certificate with embedded SCTs is taken as already counted (its precert).
+            let new = match &self.shared.detectors.surge {
+                Some(surge) => surge.lock().map(|mut s| s.observe(record)).unwrap_or(false),
+                None => cert.is_precert || cert.facts.embedded_scts.is_empty(),
+            };
+            if new {
+                let ca = cert.issuer_spki_sha256.and_then(|i| self.shared.watch.ca_for(&i)).map(|c| c.name.as_str());
+                self.shared.observer.on_certificates(ca, cert.facts.validation_type.as_str(), 1);
+            }
         }
         batch.push(item, &self.shared.watch, unix_now());
     }
@@ -451,6 +465,10 @@ impl LogFollower {
         {
             let findings = surge.evaluate(&identities);
             batch.add_findings(findings, &self.shared.watch, unix_now());
+            for ca in self.shared.watch.cas() {
+                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| surge.current_ratio(i)).fold(0.0f64, f64::max);
+                self.shared.observer.on_surge_ratio(&ca.name, ratio);
+            }
         }
         let previous = self.committed.cursor;
         let checkpoint = LogCheckpoint {

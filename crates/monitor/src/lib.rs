@@ -102,6 +102,14 @@ pub trait MonitorObserver: Send + Sync + std::fmt::Debug {
     fn on_certificates(&self, _ca: Option<&str>, _validation: &str, _count: u64) {}
     /// The surge detector's current ratio (observed issuance over the baseline) for a CA.
     fn on_surge_ratio(&self, _ca: &str, _ratio: f64) {}
+    /// One CAA name check finished with `verdict` after `elapsed`.
+    fn on_caa_check(&self, _verdict: ctwatch_caa::CaaVerdict, _elapsed: Duration) {}
+    /// One CRL fetch ended: "ok", "unreachable", "rejected" or "crl_number".
+    fn on_crl_fetch(&self, _result: &str) {}
+    /// An observer for the HTTP requests of one log's client.
+    fn fetch_observer(&self, _log: &str) -> Option<Arc<dyn ctwatch_client::FetchObserver>> {
+        None
+    }
 }
 
 /// An observer that ignores everything.
@@ -217,6 +225,7 @@ impl Monitor {
             checker,
             self.settings.caa_retry,
             self.settings.caa_max_attempts,
+            self.shared.observer.clone(),
         )))
     }
 
@@ -233,6 +242,7 @@ impl Monitor {
             limits: ctwatch_keys::crl::CrlLimits { max_bytes: self.settings.crl_max_bytes, ..Default::default() },
             http: self.shared.http.clone(),
             last_fetch: Default::default(),
+            observer: self.shared.observer.clone(),
         }
     }
 
