@@ -138,3 +138,40 @@ async fn all_issuers_mode_counts_every_issuer_but_stores_only_watched_ones() {
     assert_eq!(watched_counts.iter().map(|c| c.count).sum::<u64>(), w.distinct_certificates as u64);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_certificate_that_does_not_match_its_precertificate_is_recorded() {
+    use ctwatch_store::FindingFilter;
+    let ca = CertFactory::new("Mismatch CA").unwrap();
+    let log = TestLog::new("mismatch", LogSigner::generate());
+    let ts = now_ms() - 3_600_000;
+    let mut spec = ctwatch_testlog::LeafSpec::new(["good.example.com"]);
+    spec.serial = ctwatch_testlog::Serial::Bytes(vec![0x42; 16]);
+    let (_precert, index) = log.issue_precert(&ca, &spec, ts).unwrap();
+    let sct = log.sct_for_entry(index).unwrap();
+    // The CA's final certificate has the same serial but a different name than the precert
+    // the log signed (as in boulder's bad precert/final pair).
+    let mut altered = spec.clone();
+    altered.dns_names = vec!["evil.example.com".into()];
+    let other = ca.precert(&altered).unwrap();
+    let final_der = ca.final_cert(&other, &ctwatch_testlog::encode_sct_list(&[sct])).unwrap();
+    log.add_x509_entry(&final_der, ca.chain(), ts).unwrap();
+    log.publish();
+    let server = serve_local(vec![log.clone()]).await.unwrap();
+    let dir = tempdir();
+    let opts = RunOptions::default();
+    let store = store_path(dir.path(), "mismatch");
+    let summaries =
+        run_until_caught_up(dir.path(), &config_toml(&store, &[log_toml(&server, &log, View::Rfc6962, &opts)], &opts))
+            .await;
+    assert_eq!(summaries[0].outcome, LogOutcome::CaughtUp);
+    let s = open_store(&store);
+    assert_eq!(s.certificate_count().unwrap(), 2);
+    let mismatch = s.findings(&FindingFilter { kind: Some("precert_mismatch".into()), ..Default::default() }).unwrap();
+    assert_eq!(mismatch.len(), 1);
+    assert_eq!(mismatch[0].certificate_count, 2);
+    // Its embedded SCT was signed over the precertificate, so it does not verify either.
+    let invalid = s.findings(&FindingFilter { kind: Some("invalid_sct".into()), ..Default::default() }).unwrap();
+    assert_eq!(invalid.len(), 1, "{invalid:?}");
+    server.shutdown().await;
+}

@@ -232,3 +232,59 @@ impl SurgeStage {
         self.detector.current_ratio(issuer)
     }
 }
+
+/// `precert_mismatch` findings: a final certificate (embedded SCTs) whose issuer and serial
+/// match a logged precertificate with a different identity — its TBS does not correspond to
+/// the precertificate the logs signed (boulder's `precert.Correspond` check). Looked up in the
+/// store and in the batch itself, inside the commit's critical section.
+pub fn precert_mismatches(
+    store: &mut dyn ctwatch_store::Store,
+    batch: &ctwatch_store::CommitBatch,
+) -> Result<Vec<NewFinding>, ctwatch_store::StoreError> {
+    let mut out = Vec::new();
+    for e in &batch.entries {
+        let cert = &e.certificate;
+        if cert.is_precert || cert.facts.embedded_scts.is_empty() {
+            continue;
+        }
+        let Some(issuer) = cert.issuer_spki_sha256 else { continue };
+        let mut precerts: Vec<Hash> = store
+            .certificates_by_issuer_serial(&issuer, &cert.facts.serial)?
+            .into_iter()
+            .filter(|c| c.identity != cert.identity && c.has_precert)
+            .map(|c| c.identity)
+            .collect();
+        precerts.extend(batch.entries.iter().filter_map(|o| {
+            let oc = &o.certificate;
+            (oc.is_precert
+                && oc.identity != cert.identity
+                && oc.issuer_spki_sha256 == Some(issuer)
+                && oc.facts.serial == cert.facts.serial)
+                .then_some(oc.identity)
+        }));
+        precerts.sort();
+        precerts.dedup();
+        if precerts.is_empty() {
+            continue;
+        }
+        let mut certificates = precerts.clone();
+        certificates.push(cert.identity);
+        out.push(NewFinding {
+            key: format!("precert_mismatch:{}:{}", hex::encode(issuer), hex::encode(&cert.facts.serial)),
+            kind: "precert_mismatch".into(),
+            severity: Severity::Error,
+            ca: None,
+            issuer: Some(hex::encode(issuer)),
+            evidence: serde_json::json!({
+                "serial": hex::encode(&cert.facts.serial),
+                "final_identity": hex::encode(cert.identity),
+                "precert_identities": precerts.iter().map(hex::encode).collect::<Vec<_>>(),
+                "log_index": e.index,
+                "detail": "the final certificate's TBS without the SCT list differs from the logged precertificate's TBS without the poison",
+            }),
+            certificates,
+            seen_at: crate::follow::unix_now(),
+        });
+    }
+    Ok(out)
+}

@@ -478,7 +478,27 @@ impl LogFollower {
             verified_head: Some(to_verified_head(sth)),
         };
         let commit = batch.into_commit(self.log_id, previous, checkpoint.clone());
-        let outcome = self.shared.store.call(move |s| s.commit(&commit)).await?;
+        let outcome = self
+            .shared
+            .store
+            .call({
+                let watch = self.shared.watch.clone();
+                move |s| {
+                    let mut commit = commit;
+                    for mut f in crate::detect::precert_mismatches(s, &commit)? {
+                        f.ca = f
+                            .issuer
+                            .as_deref()
+                            .and_then(|h| hex::decode(h).ok())
+                            .and_then(|b| <Hash>::try_from(b.as_slice()).ok())
+                            .and_then(|i| watch.ca_for(&i))
+                            .map(|c| c.name.clone());
+                        commit.findings.push(f);
+                    }
+                    s.commit(&commit)
+                }
+            })
+            .await?;
         self.committed = checkpoint;
         self.committed_range = range.clone();
         if let Some(surge) = &self.shared.detectors.surge
