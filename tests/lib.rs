@@ -150,32 +150,30 @@ pub fn store_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.sqlite"))
 }
 
+/// Served files by path.
+type Files = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+
 /// A static HTTP server on 127.0.0.1 (CRLs for the scenarios): paths map to bodies that the
 /// test may change while it runs.
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     pub addr: std::net::SocketAddr,
-    files: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    files: Files,
 }
 
 impl StaticFiles {
     pub async fn start() -> StaticFiles {
         use axum::extract::{Path as AxPath, State};
-        let files: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> = Default::default();
+        let files: Files = Default::default();
         let app = axum::Router::new()
             .route(
                 "/{*path}",
-                axum::routing::get(
-                    |State(files): State<
-                        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
-                    >,
-                     AxPath(path): AxPath<String>| async move {
-                        match files.lock().expect("files").get(&path) {
-                            Some(body) => (axum::http::StatusCode::OK, body.clone()),
-                            None => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
-                        }
-                    },
-                ),
+                axum::routing::get(|State(files): State<Files>, AxPath(path): AxPath<String>| async move {
+                    match files.lock().expect("files").get(&path) {
+                        Some(body) => (axum::http::StatusCode::OK, body.clone()),
+                        None => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+                    }
+                }),
             )
             .with_state(files.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
