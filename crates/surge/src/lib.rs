@@ -23,6 +23,25 @@
 //! hourly counts with [`SurgeDetector::seed_hourly`]; per-domain history lives only in memory, in
 //! bounded maps (see [`SurgeDetector`] for the memory bound).
 //!
+//! # Decisions an analyst should know
+//!
+//! * **One open surge per issuer.** The first dimension that qualifies opens it, the issuer as a
+//!   whole first; the suffixes, domains and validation types behind it are in its top lists.
+//! * **A surge is measured against the baseline at its start.** Hours inside open or recently
+//!   closed surges are never baseline samples, so a five-day surge does not become normal by day
+//!   three, and does not mask a second one a week later.
+//! * **The start is the first elevated hour** (at least `hot_ratio` × expected and `hot_z`
+//!   Poisson deviations above it), not the time of detection. The key
+//!   (`issuance_surge:<issuer>:<dimension>:<start hour>`) therefore survives re-evaluation and a
+//!   restart that rebuilds the history from hourly counts (for issuer and validation-type
+//!   surges; domain and suffix history is not stored, so after a restart such a surge reappears
+//!   at the issuer level if it is big enough there).
+//! * **New issuers get no baseline** until `min_history_hours` (a week) of history, and raise
+//!   nothing by default: a new intermediate routinely takes over its predecessor's whole volume
+//!   overnight. `new_issuer_min_certificates` turns on a one-off absolute alarm for them.
+//! * **Small issuers** are protected by `min_excess`: two certificates a day becoming thirty is
+//!   a large ratio but not a surge.
+//!
 //! ```
 //! use ctwatch_surge::{IssuanceEvent, SurgeConfig, SurgeDetector, registered_domains};
 //!
