@@ -284,5 +284,9 @@ fn agreement_with_live_pkilint_on_generated_certificates() {
         handles.into_iter().flat_map(|h| h.join().expect("worker")).collect()
     });
     let (rate, _) = report("live pkilint on generated certificates", &judged);
-    assert!(rate >= 0.95, "overall agreement {rate}");
+    // 8 of 4,532 pairs disagreed when this was written: the 397/199/99/46-day warnings (pkilint
+    // drops them when the error fires), pyasn1 rejecting ECDSA parameters as bad DER before the
+    // encoding check, a precertificate entry without poison (pkilint has no code for absence),
+    // and Internal Names pkilint finds in a scheme-less CPS URI and a name with an empty label.
+    assert!(rate >= 0.99, "overall agreement {rate}");
 }
