@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the Prometheus and Alertmanager files in deploy/: rule syntax (`promtool check rules`),
 # the alert unit tests (`promtool test rules`), the example scrape config (`promtool check
-# config`) and the Alertmanager route example (`amtool check-config`).
+# config`), the Alertmanager route example (`amtool check-config`, `amtool config routes test`)
+# and the example ctwatch configurations (`ctwatch check-config`).
 #
 # Installs Debian's `prometheus` (ships /usr/bin/promtool) and `prometheus-alertmanager` (ships
 # /usr/bin/amtool) when the tools are missing. Their maintainer scripts would start the
@@ -58,3 +59,8 @@ route_ok ticket severity=ticket alertname=CtwatchLogFallingBehind
 route_ok ticket severity=warning kind=lint_violation
 route_ok null severity=info kind=lint_violation
 echo "ok"
+
+echo "== deploy/examples: ctwatch check-config"
+for example in deploy/examples/*.toml; do
+  cargo run -q --locked -p ctwatch -- check-config "$example"
+done
