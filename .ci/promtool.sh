@@ -21,19 +21,15 @@ if [ "${#need[@]}" -gt 0 ]; then
     echo "promtool.sh: ${need[*]} missing and not root: install them first" >&2
     exit 1
   fi
-  created_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\n# Written by ctwatch .ci/promtool.sh: no service starts during the install.\nexit 101\n' \
       >/usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
-    created_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  if [ "$created_policy" -eq 1 ]; then
-    rm -f /usr/sbin/policy-rc.d
-  fi
 fi
 
 echo "== promtool $(promtool --version 2>&1 | head -n1)"
