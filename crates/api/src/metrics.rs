@@ -409,6 +409,11 @@ impl Metrics {
             for validation in VALIDATION_TYPES {
                 families.certificates_issued.with_label_values(&[ca, validation.as_str()]);
             }
+            // Every watched CA shows its revocation verdicts from the start (0 until a
+            // revocation_overdue finding says otherwise), so dashboards and alerts see the family.
+            for verdict in ["on_time", "late", "unrevoked", "moot", "wrong_reason", "pending"] {
+                families.revocation_verdicts.with_label_values(&[ca, verdict]).set(0);
+            }
         }
         let known: HashSet<String> = config.watched_cas.iter().cloned().collect();
         let cap = config.max_ca_labels.max(known.len());

@@ -285,8 +285,12 @@ pub async fn run_monitor(
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received: draining in-flight work");
+        crate::notify::notify("STOPPING=1");
         signal_cancel.cancel();
     });
+    // Configuration valid, store open, listener bound: ready as far as systemd is concerned
+    // (/readyz additionally waits for every log's verified tree head).
+    crate::notify::notify("READY=1");
     let started = std::time::Instant::now();
     let run = monitor.run(mode, cancel.clone());
     tokio::pin!(run);

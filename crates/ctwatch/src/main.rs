@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod demo;
 mod findings;
+mod notify;
 mod status;
 mod tools;
 mod usage;
