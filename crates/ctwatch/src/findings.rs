@@ -10,9 +10,7 @@ use crate::cli::EX_USAGE;
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use ctwatch_monitor::config::Settings;
-use ctwatch_store::{
-    Finding, FindingFilter, FindingStatus, Severity, SqliteStore, Store as _, StoreError, StoredCertificate,
-};
+use ctwatch_store::{Finding, FindingFilter, FindingStatus, Severity, SqliteStore, Store as _, StoreError};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
@@ -86,10 +84,6 @@ pub enum ListFormat {
 pub enum ExportFormat {
     Csv,
 }
-
-/// The CSV export's header, in column order.
-const CSV_HEADER: &str =
-    "serial_hex,issuer,subject,not_before,not_after,dns_names,precert_entries,final_entries,sha256,crtsh_url";
 
 /// Run a `findings` subcommand. Configuration and `--since` errors exit with `EX_USAGE`; an
 /// unknown finding id or a store error is an error (exit 1).
@@ -303,11 +297,6 @@ fn log_name(names: &HashMap<String, String>, log_id: &[u8; 32]) -> String {
     }
 }
 
-/// `name:index` of a log entry.
-fn entry_label(names: &HashMap<String, String>, log_id: &[u8; 32], index: u64) -> String {
-    format!("{}:{index}", log_name(names, log_id))
-}
-
 /// The serial in hex: the DER INTEGER's content bytes, without the zero byte DER adds before a
 /// positive number whose top bit is set (so it reads as crt.sh and CA reports print it).
 fn serial_hex(serial: &[u8]) -> String {
@@ -356,54 +345,11 @@ fn show(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()
     Ok(())
 }
 
+/// The affected-certificate CSV: the same writer as the API's `certificates.csv`.
 fn export_csv(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
     find(store, id)?;
-    let names = log_names(store)?;
-    writeln!(out, "{CSV_HEADER}")?;
-    for cert in store.finding_certificates(id)? {
-        let entries = store.entries_for_certificate(cert.id)?;
-        let labels = |precert: bool| {
-            entries
-                .iter()
-                .filter(|e| e.is_precert == precert)
-                .map(|e| entry_label(&names, &e.log_id, e.index))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let row = csv_row(&cert, &labels(true), &labels(false));
-        writeln!(out, "{}", row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))?;
-    }
-    out.flush()?;
+    ctwatch_api::export::write_certificates_csv(store, id, out)?;
     Ok(())
-}
-
-/// The CSV columns of one certificate, in [`CSV_HEADER`] order.
-fn csv_row(cert: &StoredCertificate, precert_entries: &str, final_entries: &str) -> [String; 10] {
-    let sha256 = hex::encode_upper(ctwatch_ct::sha256(&cert.der));
-    [
-        serial_hex(&cert.facts.serial),
-        cert.facts.issuer.clone(),
-        cert.facts.subject.clone(),
-        rfc3339(cert.facts.not_before),
-        rfc3339(cert.facts.not_after),
-        cert.facts.dns_names.join(" "),
-        precert_entries.to_string(),
-        final_entries.to_string(),
-        sha256.clone(),
-        // crt.sh finds both precertificates and certificates by the SHA-256 of their DER.
-        format!("https://crt.sh/?q={sha256}"),
-    ]
-}
-
-/// One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF, with quotes
-/// doubled. Values are written verbatim (names from certificates are evidence and are not
-/// altered), so spreadsheet users should import the file as text.
-fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\"")).into()
-    } else {
-        value.into()
-    }
 }
 
 fn set_status(store_path: &Path, id: i64, status: FindingStatus, out: &mut impl Write) -> anyhow::Result<()> {
@@ -456,15 +402,6 @@ mod tests {
         assert_eq!(rfc3339(1_738_368_000), "2025-02-01T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
         assert_eq!(rfc3339_ms(1_738_368_000_123), "2025-02-01T00:00:00.123Z");
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain value"), "plain value");
-        assert_eq!(csv_field("CN=x,O=y"), "\"CN=x,O=y\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field(""), "");
     }
 
     #[test]
