@@ -1,5 +1,6 @@
 //! The ctwatch store: per-log verified cursors, distinct certificates with every log entry that
-//! carried them, per-issuer hourly issuance counts, malformed entries and findings.
+//! carried them, per-issuer hourly issuance counts, malformed entries, findings and what each
+//! alert sink has acknowledged of them.
 //!
 //! The [`Store`] trait is the whole interface the monitor, CLI and API use; [`sqlite::SqliteStore`]
 //! implements it on bundled SQLite in WAL mode (a PostgreSQL backend will implement the same
@@ -142,5 +143,29 @@ pub trait Store: Send {
         cert_ids: &[i64],
         checked_at: Option<i64>,
         findings: &[NewFinding],
+    ) -> Result<(), StoreError>;
+
+    // ------------------------------------------------------------------ alert sinks' needs
+
+    /// Findings the sink named `sink` has not acknowledged as they are now: never delivered to
+    /// it, or seen again (`last_seen` moved) or given another status since. Lowest id first.
+    fn pending_deliveries(&self, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError>;
+
+    /// Unresolved findings `sink` acknowledged in their current state before `delivered_before`
+    /// (Unix seconds), oldest delivery first: what a sink that expects periodic re-sends
+    /// (Alertmanager) must be sent again.
+    fn deliveries_to_resend(&self, sink: &str, delivered_before: i64, limit: usize)
+    -> Result<Vec<Finding>, StoreError>;
+
+    /// Record that `sink` acknowledged finding `finding_id` as it was at `last_seen` with
+    /// `status`, at `at` (Unix seconds). Pass the values that were delivered, not re-read ones,
+    /// so a change made during the delivery stays pending. `NotFound` for an unknown finding.
+    fn mark_delivered(
+        &mut self,
+        sink: &str,
+        finding_id: i64,
+        last_seen: i64,
+        status: FindingStatus,
+        at: i64,
     ) -> Result<(), StoreError>;
 }

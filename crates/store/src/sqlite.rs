@@ -245,6 +245,30 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         write::record_caa(&mut self.conn, cert_ids, checked_at, findings)
     }
+
+    fn pending_deliveries(&self, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError> {
+        read::pending_deliveries(&self.conn, sink, limit)
+    }
+
+    fn deliveries_to_resend(
+        &self,
+        sink: &str,
+        delivered_before: i64,
+        limit: usize,
+    ) -> Result<Vec<Finding>, StoreError> {
+        read::deliveries_to_resend(&self.conn, sink, delivered_before, limit)
+    }
+
+    fn mark_delivered(
+        &mut self,
+        sink: &str,
+        finding_id: i64,
+        last_seen: i64,
+        status: FindingStatus,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        write::mark_delivered(&mut self.conn, sink, finding_id, last_seen, status, at)
+    }
 }
 
 /// Convert a model `u64` to a SQLite integer, refusing values SQLite cannot hold.

@@ -330,6 +330,10 @@ pub(super) fn issuance_counts(
 const FINDING_COLUMNS: &str = "id, key, kind, severity, ca, issuer, certificate_count, first_seen, \
                                last_seen, status, evidence";
 
+/// [`FINDING_COLUMNS`] qualified by the alias `f`, for joins.
+const FINDING_COLUMNS_F: &str = "f.id, f.key, f.kind, f.severity, f.ca, f.issuer, f.certificate_count, \
+                                 f.first_seen, f.last_seen, f.status, f.evidence";
+
 fn finding_from_row(row: &Row<'_>) -> Result<Finding, StoreError> {
     let id: i64 = row.get(0)?;
     let severity: String = row.get(3)?;
@@ -386,4 +390,43 @@ pub(super) fn finding(conn: &Connection, id: i64) -> Result<Option<(Finding, Vec
         .query_map([id], |row| row.get(0))?
         .collect::<Result<Vec<i64>, _>>()?;
     Ok(Some((finding, certs)))
+}
+
+/// Findings `sink` has not acknowledged as they are now: never delivered to it, or seen again
+/// or given another status since. Lowest id first.
+pub(super) fn pending_deliveries(conn: &Connection, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FINDING_COLUMNS_F} FROM findings f
+         LEFT JOIN sink_deliveries d ON d.sink = ?1 AND d.finding_id = f.id
+         WHERE d.finding_id IS NULL OR f.last_seen > d.last_seen OR f.status <> d.status
+         ORDER BY f.id LIMIT ?2"
+    ))?;
+    let mut rows = stmt.query(params![sink, sql_limit(limit)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(finding_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Unresolved findings `sink` acknowledged in their current state before `delivered_before`:
+/// the ones a sink that needs periodic re-sends must be sent again. Oldest delivery first.
+pub(super) fn deliveries_to_resend(
+    conn: &Connection,
+    sink: &str,
+    delivered_before: i64,
+    limit: usize,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FINDING_COLUMNS_F} FROM sink_deliveries d JOIN findings f ON f.id = d.finding_id
+         WHERE d.sink = ?1 AND d.delivered_at < ?2 AND f.status <> 'resolved'
+           AND f.last_seen <= d.last_seen AND f.status = d.status
+         ORDER BY d.delivered_at, f.id LIMIT ?3"
+    ))?;
+    let mut rows = stmt.query(params![sink, delivered_before, sql_limit(limit)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(finding_from_row(row)?);
+    }
+    Ok(out)
 }

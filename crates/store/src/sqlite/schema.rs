@@ -18,7 +18,7 @@ pub(crate) fn current_version() -> i64 {
 }
 
 /// Version 1: logs, certificates, log entries, hourly issuance, malformed entries, findings,
-/// compromised keys, CRL state and revocations.
+/// compromised keys, CRL state, revocations and alert sinks' delivery state.
 ///
 /// Integers that are `u64` in the model (cursors, tree sizes, millisecond timestamps) are stored
 /// as SQLite INTEGER (i64); the store refuses to write values above `i64::MAX` and reports stored
@@ -178,6 +178,19 @@ CREATE TABLE revocations (
     first_seen_at INTEGER NOT NULL,
     crl_url       TEXT NOT NULL,
     PRIMARY KEY (issuer_spki, serial)
+) WITHOUT ROWID;
+
+-- What each alert sink acknowledged: the finding as it was delivered (its last_seen and status)
+-- and when. A finding is pending for a sink until a row matches its current last_seen and status,
+-- so a restart resends only what no sink acknowledged.
+CREATE TABLE sink_deliveries (
+    sink         TEXT NOT NULL,
+    finding_id   INTEGER NOT NULL REFERENCES findings (id),
+    last_seen    INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    -- Unix seconds of the acknowledgement.
+    delivered_at INTEGER NOT NULL,
+    PRIMARY KEY (sink, finding_id)
 ) WITHOUT ROWID;
 "#;
 

@@ -475,6 +475,36 @@ pub(super) fn set_finding_status(conn: &Connection, id: i64, status: FindingStat
     Ok(())
 }
 
+/// Record that `sink` acknowledged a finding as it was at `last_seen` with `status`, at `at`
+/// (replacing an earlier acknowledgement); `NotFound` when there is no such finding.
+pub(super) fn mark_delivered(
+    conn: &mut Connection,
+    sink: &str,
+    finding_id: i64,
+    last_seen: i64,
+    status: FindingStatus,
+    at: i64,
+) -> Result<(), StoreError> {
+    in_transaction(conn, |tx| {
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM findings WHERE id = ?1")?
+            .query_row([finding_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!("finding {finding_id}")));
+        }
+        tx.prepare_cached(
+            "INSERT INTO sink_deliveries (sink, finding_id, last_seen, status, delivered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (sink, finding_id) DO UPDATE SET last_seen = excluded.last_seen,
+                 status = excluded.status, delivered_at = excluded.delivered_at",
+        )?
+        .execute(params![sink, finding_id, last_seen, status_str(status), at])?;
+        Ok(())
+    })
+}
+
 /// Store a verified tree head unless a larger one is already stored: the verified head only
 /// moves forward (an equal size replaces it, so a newer timestamp of the same tree is kept).
 fn set_verified_head(tx: &Transaction<'_>, log_ref: i64, head: &VerifiedHead) -> Result<(), StoreError> {
