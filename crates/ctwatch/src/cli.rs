@@ -70,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: crate::findings::FindingsCommand,
     },
+    /// Incident-report appendix of a finding (Markdown: summary, timeline, counts, CSV).
+    Report {
+        id: i64,
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Lint certificates from files (PEM blocks anywhere in the file, or DER).
     Lint {
         #[arg(required = true)]
@@ -200,6 +206,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
             crate::status::print_status(&settings.store_path, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { id, config } => {
+            let settings = match Settings::load(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("ctwatch: {e}");
+                    return Ok(ExitCode::from(EX_USAGE));
+                }
+            };
+            crate::report::report(&settings.store_path, id, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lint { files, format, all } => {

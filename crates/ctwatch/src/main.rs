@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod findings;
 mod notify;
+mod report;
 mod status;
 mod tools;
 mod usage;

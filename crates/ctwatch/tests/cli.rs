@@ -406,3 +406,17 @@ fn lint_reports_the_incident_lint_and_exits_2_only_on_errors() {
     let out = ctwatch(&["lint", dir.path().join("missing.pem").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn report_is_an_incident_appendix_with_counts_and_the_csv() {
+    let f = fixture();
+    let out = ctwatch(&["report", &f.lint_id.to_string(), "--config", f.config.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.starts_with(&format!("# ctwatch finding {}: ", f.lint_id)), "{text}");
+    assert!(text.contains("## Timeline") && text.contains("## Counts"), "{text}");
+    assert!(text.contains("- Distinct certificates: 2"), "{text}");
+    assert!(text.contains("serial_hex,issuer,subject,not_before"), "{text}");
+    assert!(text.contains(&f.a.serial_hex), "{text}");
+    let missing = ctwatch(&["report", "999999", "--config", f.config.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+}
