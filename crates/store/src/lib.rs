@@ -147,15 +147,22 @@ pub trait Store: Send {
 
     // ------------------------------------------------------------------ alert sinks' needs
 
-    /// Findings the sink named `sink` has not acknowledged as they are now: never delivered to
-    /// it, or seen again (`last_seen` moved) or given another status since. Lowest id first.
-    fn pending_deliveries(&self, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError>;
+    /// Findings with an id above `after_id` that the sink named `sink` has not acknowledged as
+    /// they are now: never delivered to it, or seen again (`last_seen` moved) or given another
+    /// status since. Lowest id first; page with the last id returned, so that findings a sink
+    /// keeps refusing do not hide the ones after them.
+    fn pending_deliveries(&self, sink: &str, after_id: i64, limit: usize) -> Result<Vec<Finding>, StoreError>;
 
-    /// Unresolved findings `sink` acknowledged in their current state before `delivered_before`
-    /// (Unix seconds), oldest delivery first: what a sink that expects periodic re-sends
-    /// (Alertmanager) must be sent again.
-    fn deliveries_to_resend(&self, sink: &str, delivered_before: i64, limit: usize)
-    -> Result<Vec<Finding>, StoreError>;
+    /// Unresolved findings with an id above `after_id` that `sink` acknowledged in their current
+    /// state before `delivered_before` (Unix seconds), lowest id first: what a sink that expects
+    /// periodic re-sends (Alertmanager) must be sent again.
+    fn deliveries_to_resend(
+        &self,
+        sink: &str,
+        delivered_before: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Finding>, StoreError>;
 
     /// Record that `sink` acknowledged finding `finding_id` as it was at `last_seen` with
     /// `status`, at `at` (Unix seconds). Pass the values that were delivered, not re-read ones,

@@ -246,17 +246,18 @@ impl Store for SqliteStore {
         write::record_caa(&mut self.conn, cert_ids, checked_at, findings)
     }
 
-    fn pending_deliveries(&self, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError> {
-        read::pending_deliveries(&self.conn, sink, limit)
+    fn pending_deliveries(&self, sink: &str, after_id: i64, limit: usize) -> Result<Vec<Finding>, StoreError> {
+        read::pending_deliveries(&self.conn, sink, after_id, limit)
     }
 
     fn deliveries_to_resend(
         &self,
         sink: &str,
         delivered_before: i64,
+        after_id: i64,
         limit: usize,
     ) -> Result<Vec<Finding>, StoreError> {
-        read::deliveries_to_resend(&self.conn, sink, delivered_before, limit)
+        read::deliveries_to_resend(&self.conn, sink, delivered_before, after_id, limit)
     }
 
     fn mark_delivered(

@@ -392,16 +392,21 @@ pub(super) fn finding(conn: &Connection, id: i64) -> Result<Option<(Finding, Vec
     Ok(Some((finding, certs)))
 }
 
-/// Findings `sink` has not acknowledged as they are now: never delivered to it, or seen again
-/// or given another status since. Lowest id first.
-pub(super) fn pending_deliveries(conn: &Connection, sink: &str, limit: usize) -> Result<Vec<Finding>, StoreError> {
+/// Findings with an id above `after_id` that `sink` has not acknowledged as they are now: never
+/// delivered to it, or seen again or given another status since. Lowest id first.
+pub(super) fn pending_deliveries(
+    conn: &Connection,
+    sink: &str,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<Finding>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FINDING_COLUMNS_F} FROM findings f
          LEFT JOIN sink_deliveries d ON d.sink = ?1 AND d.finding_id = f.id
-         WHERE d.finding_id IS NULL OR f.last_seen > d.last_seen OR f.status <> d.status
-         ORDER BY f.id LIMIT ?2"
+         WHERE f.id > ?2 AND (d.finding_id IS NULL OR f.last_seen > d.last_seen OR f.status <> d.status)
+         ORDER BY f.id LIMIT ?3"
     ))?;
-    let mut rows = stmt.query(params![sink, sql_limit(limit)])?;
+    let mut rows = stmt.query(params![sink, after_id, sql_limit(limit)])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(finding_from_row(row)?);
@@ -409,21 +414,23 @@ pub(super) fn pending_deliveries(conn: &Connection, sink: &str, limit: usize) ->
     Ok(out)
 }
 
-/// Unresolved findings `sink` acknowledged in their current state before `delivered_before`:
-/// the ones a sink that needs periodic re-sends must be sent again. Oldest delivery first.
+/// Unresolved findings with an id above `after_id` that `sink` acknowledged in their current
+/// state before `delivered_before`: the ones a sink that needs periodic re-sends must be sent
+/// again. Lowest id first.
 pub(super) fn deliveries_to_resend(
     conn: &Connection,
     sink: &str,
     delivered_before: i64,
+    after_id: i64,
     limit: usize,
 ) -> Result<Vec<Finding>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FINDING_COLUMNS_F} FROM sink_deliveries d JOIN findings f ON f.id = d.finding_id
-         WHERE d.sink = ?1 AND d.delivered_at < ?2 AND f.status <> 'resolved'
+         WHERE d.sink = ?1 AND d.delivered_at < ?2 AND f.id > ?3 AND f.status <> 'resolved'
            AND f.last_seen <= d.last_seen AND f.status = d.status
-         ORDER BY d.delivered_at, f.id LIMIT ?3"
+         ORDER BY f.id LIMIT ?4"
     ))?;
-    let mut rows = stmt.query(params![sink, delivered_before, sql_limit(limit)])?;
+    let mut rows = stmt.query(params![sink, delivered_before, after_id, sql_limit(limit)])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(finding_from_row(row)?);
