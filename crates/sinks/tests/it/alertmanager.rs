@@ -187,3 +187,43 @@ async fn an_unreachable_alertmanager_leaves_findings_pending() {
     assert_eq!(stats.failed(), 1);
     assert_eq!(store.pending("am"), [found[0].id]);
 }
+
+/// A stand-in Alertmanager that refuses any batch of more than one alert, and alerts whose
+/// `finding_id` is odd, with 400 (the real one answers 400 when any alert of a batch is invalid).
+async fn picky_alertmanager(posts: Arc<Mutex<Vec<usize>>>) -> String {
+    use axum::http::StatusCode;
+    async fn alerts(
+        axum::extract::State(posts): axum::extract::State<Arc<Mutex<Vec<usize>>>>,
+        axum::Json(batch): axum::Json<Vec<Value>>,
+    ) -> StatusCode {
+        posts.lock().unwrap().push(batch.len());
+        let odd = |a: &Value| {
+            a["labels"]["finding_id"].as_str().and_then(|id| id.parse::<i64>().ok()).is_some_and(|id| id % 2 == 1)
+        };
+        if batch.len() > 1 || batch.iter().any(odd) { StatusCode::BAD_REQUEST } else { StatusCode::OK }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/api/v2/alerts", axum::routing::post(alerts)).with_state(posts);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_refused_batch_is_retried_alert_by_alert() {
+    let posts = Arc::new(Mutex::new(Vec::new()));
+    let url = picky_alertmanager(posts.clone()).await;
+    let store = SharedStore::new();
+    let found = store.record(&[
+        new_finding("a", "caa_conflict", Severity::Error, None, 1_000),
+        new_finding("b", "caa_conflict", Severity::Error, None, 1_000),
+    ]);
+    let config = format!("[[sink]]\ntype = \"alertmanager\"\nname = \"am\"\nurl = \"{url}\"\n");
+    let mut worker = worker(&config, &store);
+    let stats = worker.pass().await.unwrap();
+    assert_eq!((stats.delivered(), stats.failed()), (1, 1), "{stats:?}");
+    // One batch of two, then one post per alert (400 is not retried).
+    assert_eq!(*posts.lock().unwrap(), [2, 1, 1]);
+    let odd: Vec<i64> = found.iter().map(|f| f.id).filter(|id| id % 2 == 1).collect();
+    assert_eq!(store.pending("am"), odd);
+}

@@ -31,12 +31,14 @@ struct ScriptedSink {
     answer: Answer,
     resend: Option<Duration>,
     sent: Sent,
+    /// Told the id of every finding delivered, when set.
+    notify: Option<tokio::sync::mpsc::UnboundedSender<i64>>,
 }
 
 impl ScriptedSink {
     fn new(name: &str, answer: Answer) -> (Self, Sent) {
         let sent = Arc::new(Mutex::new(Vec::new()));
-        (ScriptedSink { name: name.into(), answer, resend: None, sent: sent.clone() }, sent)
+        (ScriptedSink { name: name.into(), answer, resend: None, sent: sent.clone(), notify: None }, sent)
     }
 }
 
@@ -50,6 +52,9 @@ impl Sink for ScriptedSink {
             .iter()
             .map(|f| {
                 self.sent.lock().unwrap().push((f.id, f.last_seen, f.status));
+                if let Some(notify) = &self.notify {
+                    let _ = notify.send(f.id);
+                }
                 let ok = match self.answer {
                     Answer::Ack => true,
                     Answer::Refuse | Answer::Nothing => false,
@@ -187,4 +192,20 @@ async fn open_findings_are_resent_after_the_interval_and_resolved_ones_are_not()
     assert_eq!(*sent.lock().unwrap(), [(found[0].id, 100, FindingStatus::Open)]);
     assert_eq!(worker.pass_at(1_100).await.unwrap().resent(), 0);
     assert_eq!(worker.pass_at(1_122).await.unwrap().resent(), 1);
+}
+
+#[tokio::test]
+async fn run_delivers_until_cancelled() {
+    let store = SharedStore::new();
+    let found = store.record(&[new_finding("a", "caa_conflict", Severity::Error, None, 100)]);
+    let (mut sink, _) = ScriptedSink::new("run", Answer::Ack);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    sink.notify = Some(tx);
+    let worker = worker_with(&store, sink, Severity::Warning, 100);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(worker.run(Duration::from_secs(3600), shutdown.clone()));
+    assert_eq!(rx.recv().await, Some(found[0].id));
+    // Cancelled while waiting for the next pass: the task ends at once.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
 }
