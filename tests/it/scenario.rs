@@ -191,8 +191,10 @@ async fn every_planted_problem_is_found_and_nothing_else() {
     }
     let opts = RunOptions {
         extra_toml: format!(
-            "[dns]\nnameservers = [\"{}\"]\n[caa]\nretry_secs = 0.2\ntimeout_secs = 2\n[revocation]\nclock_start = \"issuance\"\n[crl]\ninterval_secs = 60\n{cas}",
-            dns.addr
+            "[dns]\nnameservers = [\"{}\"]\n[caa]\nretry_secs = 0.2\ntimeout_secs = 2\n[revocation]\nclock_start = \"issuance\"\n[crl]\ninterval_secs = 60\n\
+             [[sink]]\ntype = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"echo \\\"$CTWATCH_FINDING_KEY\\\" >> {}\"]\n{cas}",
+            dns.addr,
+            dir.path().join("delivered.txt").display()
         ),
         ..Default::default()
     };
@@ -292,11 +294,17 @@ async fn every_planted_problem_is_found_and_nothing_else() {
     assert_eq!(cfca.evidence["counts"]["on_time"], 40, "{context}");
     assert_eq!(overdue.len(), 1 + 8 + 4, "{context}");
 
-    // A second run (a restart) raises nothing twice.
+    // Every finding was pushed to the command sink once.
+    let delivered = || std::fs::read_to_string(dir.path().join("delivered.txt")).unwrap_or_default();
+    let first_delivery = delivered();
+    assert_eq!(first_delivery.lines().count(), findings.len(), "{first_delivery}");
+
+    // A second run (a restart) raises nothing twice and sends nothing twice.
     let again = run_until_caught_up(dir.path(), &toml).await;
     assert_eq!(again[0].outcome, LogOutcome::CaughtUp);
     let after = open_store(&store_file).findings(&FindingFilter { limit: Some(10_000), ..Default::default() }).unwrap();
     assert_eq!(after.len(), findings.len());
+    assert_eq!(delivered(), first_delivery);
     server.shutdown().await;
     let _ = SqliteStore::open_read_only(&store_file).unwrap();
 }

@@ -68,6 +68,9 @@ pub struct RawConfig {
     pub crl: RawCrl,
     #[serde(default)]
     pub revocation: RawRevocation,
+    /// `[[sink]]`: where findings are pushed (Alertmanager, webhook, command).
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<ctwatch_sinks::config::SinkConfig>,
 }
 
 /// `[detectors]`: the per-certificate detectors.
@@ -295,6 +298,8 @@ pub struct Settings {
     pub crl_interval: Duration,
     pub crl_max_bytes: usize,
     pub clock_start: ClockStart,
+    /// Alert sinks (validated: secret files read, names unique).
+    pub sinks: ctwatch_sinks::config::SinksConfig,
 }
 
 impl Settings {
@@ -484,6 +489,10 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         }
     };
 
+    let sinks = ctwatch_sinks::config::SinksConfig { sinks: raw.sinks };
+    let api_base = format!("http://{metrics_listen}");
+    sinks.validate(&base_dir, Some(&api_base)).map_err(|e| invalid(path, "sink", e.to_string()))?;
+
     Ok(Settings {
         config_path: path.to_path_buf(),
         store_path,
@@ -512,6 +521,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         crl_interval: Duration::from_secs_f64(positive(path, "crl.interval_secs", raw.crl.interval_secs, 10_800.0)?),
         crl_max_bytes: raw.crl.max_bytes.unwrap_or(64 << 20),
         clock_start,
+        sinks,
     })
 }
 

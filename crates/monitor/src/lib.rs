@@ -86,6 +86,16 @@ impl StoreHandle {
     }
 }
 
+impl ctwatch_sinks::StoreAccess for StoreHandle {
+    fn with_store<R, F>(&self, f: F) -> ctwatch_sinks::BoxFuture<'_, Result<R, StoreError>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        Box::pin(self.call(f))
+    }
+}
+
 /// Hooks for metrics and progress display. Every method has a no-op default.
 pub trait MonitorObserver: Send + Sync + std::fmt::Debug {
     /// A tree head was fetched and its signature verified.
@@ -277,6 +287,16 @@ impl Monitor {
             });
             caa = None;
         }
+        let sink_worker = self.sink_worker()?;
+        if mode == RunMode::Daemon
+            && let Some(worker) = sink_worker
+        {
+            let cancel_s = cancel.clone();
+            workers.spawn(async move {
+                worker.run(Duration::from_secs(15), cancel_s).await;
+                Ok(())
+            });
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for source in self.sources.clone() {
             let shared = self.shared.clone();
@@ -343,7 +363,26 @@ impl Monitor {
         let mut crl = self.crl_worker();
         crl.pass(true).await?;
         revocation::evaluate(&self.shared.store, self.settings.clock_start, follow::unix_now()).await?;
+        if let Some(mut sinks) = self.sink_worker()? {
+            let stats =
+                sinks.pass().await.map_err(|e| MonitorError::Log { log: "[[sink]]".into(), error: e.to_string() })?;
+            tracing::info!(?stats, "alert sinks");
+        }
         Ok(())
+    }
+
+    fn sink_worker(&self) -> Result<Option<ctwatch_sinks::worker::SinkWorker<StoreHandle>>, MonitorError> {
+        if self.settings.sinks.sinks.is_empty() {
+            return Ok(None);
+        }
+        let options = ctwatch_sinks::worker::WorkerOptions {
+            base_dir: self.settings.config_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+            api_base: Some(format!("http://{}", self.settings.metrics_listen)),
+            ..Default::default()
+        };
+        ctwatch_sinks::worker::SinkWorker::from_config(&self.settings.sinks, &options, self.shared.store.clone())
+            .map(Some)
+            .map_err(|e| MonitorError::Log { log: "[[sink]]".into(), error: e.to_string() })
     }
 }
 

@@ -19,6 +19,13 @@ pub const OBLIGING: &[(&str, RevocationReason)] = &[
 pub async fn evaluate(store: &StoreHandle, clock: ClockStart, now: i64) -> Result<usize, StoreError> {
     store
         .call(move |s| {
+            // What is already recorded: an unchanged verdict is not written again, so its
+            // last_seen does not move and alert sinks are not re-notified.
+            let existing: std::collections::HashMap<String, (u64, serde_json::Value)> = s
+                .findings(&FindingFilter { kind: Some("revocation_overdue".into()), limit: Some(1_000_000), ..Default::default() })?
+                .into_iter()
+                .map(|f| (f.key, (f.certificate_count, f.evidence["counts"].clone())))
+                .collect();
             let mut out = Vec::new();
             for (kind, reason) in OBLIGING {
                 let filter = FindingFilter { kind: Some((*kind).to_string()), ..Default::default() };
@@ -72,8 +79,13 @@ pub async fn evaluate(store: &StoreHandle, clock: ClockStart, now: i64) -> Resul
                     if overdue.is_empty() {
                         continue;
                     }
+                    let key = format!("revocation_overdue:{}", f.key);
+                    let counts_json = serde_json::to_value(&counts).unwrap_or_default();
+                    if existing.get(&key) == Some(&(overdue.len() as u64, counts_json)) {
+                        continue;
+                    }
                     out.push(NewFinding {
-                        key: format!("revocation_overdue:{}", f.key),
+                        key,
                         kind: "revocation_overdue".into(),
                         severity: Severity::Error,
                         ca: f.ca.clone(),
