@@ -71,6 +71,20 @@ const MAX_HEADS: usize = 256;
 /// Findings read from the store per query while refreshing.
 const REFRESH_PAGE: usize = 1000;
 
+/// The finding kinds ctwatch raises (label values of `ctwatch_findings*`).
+pub const FINDING_KINDS: [&str; 10] = [
+    "issuance_surge",
+    "caa_conflict",
+    "caa_indeterminate",
+    "compromised_key_reuse",
+    "lint_violation",
+    "revocation_overdue",
+    "log_misbehaviour",
+    "invalid_sct",
+    "precert_mismatch",
+    "crl_problem",
+];
+
 /// What happened to one CRL fetch (`ctwatch_crl_fetches_total{result}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrlFetchResult {
@@ -401,6 +415,12 @@ impl Metrics {
         families.build_info.with_label_values(&[config.version.as_str()]).set(1);
         for verdict in CAA_VERDICTS {
             families.caa_lookups.with_label_values(&[verdict.as_str()]);
+        }
+        // Every finding kind exists from the start (0 open, 0 raised), so alert rules and the
+        // dashboard see the families before the first finding and before the first refresh.
+        for kind in FINDING_KINDS {
+            families.findings_raised.with_label_values(&[kind]);
+            families.findings.with_label_values(&[kind, "error", "open"]).set(0);
         }
         for result in CrlFetchResult::ALL {
             families.crl_fetches.with_label_values(&[result.as_str()]);
