@@ -22,7 +22,7 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 export CTWATCH_DATA_DIR="${CTWATCH_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 
-targets=(leaf_input tile checkpoint cert_facts lint caa_rdata crl key_import config log_list)
+targets=(leaf_input tile checkpoint cert_facts lint caa_rdata caa_dns crl key_import config log_list)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"

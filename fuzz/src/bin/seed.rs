@@ -78,7 +78,7 @@ fn run() -> Result<()> {
     crls(&data.join("cert_lint_oracles/pkilint/integration_crl"), &mut seeds)?;
     key_files(&data.join("compromised_keys/badkeys_testdata/keys"), &mut seeds)?;
     log_lists(&data.join("log_lists"), &mut seeds)?;
-    caa(&mut seeds);
+    caa(&mut seeds)?;
     configs(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples").as_path(), &mut seeds)?;
     seeds.write(&out)
 }
@@ -261,12 +261,15 @@ fn log_lists(dir: &Path, seeds: &mut Seeds) -> Result<()> {
     Ok(())
 }
 
+/// An RRset (RDATA), a certificate name and the CA's identifiers.
+type CaaCase = (Vec<Vec<u8>>, &'static str, Vec<&'static str>);
+
 /// CAA inputs (see `ctwatch_fuzz::split_caa_input`): typical RRsets of RFC 8659 and RFC 8657
 /// with names and identifiers of real CAs. The shared data has no DNS answers, so these are
 /// written here.
-fn caa(seeds: &mut Seeds) {
+fn caa(seeds: &mut Seeds) -> Result<()> {
     let rdata = |flags: u8, tag: &str, value: &str| ctwatch_caa::CaaRecord::new(flags, tag, value).to_rdata();
-    let cases: Vec<(Vec<Vec<u8>>, &str, Vec<&str>)> = vec![
+    let cases: Vec<CaaCase> = vec![
         (vec![rdata(0, "issue", "letsencrypt.org")], "www.example.com", vec!["letsencrypt.org"]),
         (
             vec![rdata(0, "issue", "letsencrypt.org"), rdata(0, "issue", "pki.goog")],
@@ -301,12 +304,76 @@ fn caa(seeds: &mut Seeds) {
         (vec![rdata(0, "issuewild", ";"), rdata(0, "issue", "globalsign.com")], "*.example.de", vec!["globalsign.com"]),
         (vec![vec![0, 9, b'i', b's', b's'], vec![0]], "xn--bcher-kva.example", vec!["letsencrypt.org"]),
     ];
-    for (records, name, ids) in cases {
+    for (id, (records, name, ids)) in (1u16..).zip(cases) {
+        let name = name.trim_start_matches("*.");
+        let response = dns_response(id, name, &records, id % 3 == 0);
+        if let Err(e) = ctwatch_caa::wire::parse_response(&response, id, name) {
+            return Err(format!("the CAA response seed for {name} does not parse: {e}").into());
+        }
+        seeds.add("caa_dns", response);
         seeds.add("caa_rdata", ctwatch_fuzz::join_caa_input(&records, name, &ids));
         if let Some(first) = records.into_iter().next() {
             seeds.add("caa_rdata", first);
         }
     }
+    // NXDOMAIN with an SOA, and a CNAME answer, for the `caa_dns` target.
+    seeds.add("caa_dns", dns_response(100, "missing.example.com", &[], true));
+    let mut cname = dns_header(101, 0, 1, 1, 0);
+    push_name(&mut cname, "www.example.com");
+    cname.extend_from_slice(&[1, 1, 0, 1]); // CAA, IN
+    cname.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60]); // owner -> question, CNAME, IN, TTL
+    let mut target = Vec::new();
+    push_name(&mut target, "cdn.example.net");
+    cname.extend_from_slice(&u16::try_from(target.len()).unwrap_or(0).to_be_bytes());
+    cname.extend_from_slice(&target);
+    seeds.add("caa_dns", cname);
+    Ok(())
+}
+
+/// The 12-byte header of a response (QR, RD, RA set) with the given ID, RCODE and counts.
+fn dns_header(id: u16, rcode: u8, qd: u16, an: u16, ns: u16) -> Vec<u8> {
+    let mut out = id.to_be_bytes().to_vec();
+    out.extend_from_slice(&[0x81, 0x80 | rcode]);
+    for count in [qd, an, ns, 0] {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    out
+}
+
+/// An uncompressed domain name.
+fn push_name(out: &mut Vec<u8>, name: &str) {
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(u8::try_from(label.len()).unwrap_or(63));
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+}
+
+/// A response to a CAA query for `name` carrying `records` (owner: the question, by a
+/// compression pointer), NXDOMAIN with an SOA in the authority section when `negative`.
+fn dns_response(id: u16, name: &str, records: &[Vec<u8>], negative: bool) -> Vec<u8> {
+    let answers = if negative { &[][..] } else { records };
+    let an = u16::try_from(answers.len()).unwrap_or(0);
+    let mut out = dns_header(id, if negative { 3 } else { 0 }, 1, an, u16::from(negative));
+    push_name(&mut out, name);
+    out.extend_from_slice(&[1, 1, 0, 1]); // CAA, IN
+    for rdata in answers {
+        out.extend_from_slice(&[0xc0, 12, 1, 1, 0, 1, 0, 0, 0x0e, 0x10]); // owner, CAA, IN, TTL 3600
+        out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(rdata);
+    }
+    if negative {
+        out.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1, 0, 0, 0x03, 0x84]); // owner, SOA, IN, TTL 900
+        let mut soa = Vec::new();
+        push_name(&mut soa, "ns1.example.com");
+        push_name(&mut soa, "hostmaster.example.com");
+        for field in [2025010101u32, 7200, 3600, 1209600, 300] {
+            soa.extend_from_slice(&field.to_be_bytes());
+        }
+        out.extend_from_slice(&u16::try_from(soa.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&soa);
+    }
+    out
 }
 
 /// The example configs shipped in `deploy/examples` (the shared data has none).
