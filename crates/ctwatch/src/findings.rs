@@ -11,8 +11,6 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use ctwatch_monitor::config::Settings;
 use ctwatch_store::{Finding, FindingFilter, FindingStatus, Severity, SqliteStore, Store as _, StoreError};
-use serde_json::json;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -195,15 +193,6 @@ pub fn rfc3339(unix_secs: i64) -> String {
         .unwrap_or_else(|| unix_secs.to_string())
 }
 
-/// Milliseconds since the epoch as RFC 3339 UTC, keeping the milliseconds.
-fn rfc3339_ms(unix_ms: u64) -> String {
-    i128::from(unix_ms)
-        .checked_mul(1_000_000)
-        .and_then(|ns| OffsetDateTime::from_unix_timestamp_nanos(ns).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| format!("{unix_ms}ms"))
-}
-
 fn severity_name(severity: Severity) -> &'static str {
     match severity {
         Severity::Info => "info",
@@ -222,28 +211,12 @@ fn status_name(status: FindingStatus) -> &'static str {
 }
 
 /// A finding as JSON, with RFC 3339 times.
-fn finding_json(f: &Finding) -> serde_json::Value {
-    json!({
-        "id": f.id,
-        "key": f.key,
-        "kind": f.kind,
-        "severity": severity_name(f.severity),
-        "ca": f.ca,
-        "issuer": f.issuer,
-        "certificate_count": f.certificate_count,
-        "first_seen": rfc3339(f.first_seen),
-        "last_seen": rfc3339(f.last_seen),
-        "status": status_name(f.status),
-        "evidence": f.evidence,
-    })
-}
-
 fn list(store: &SqliteStore, filter: &FindingFilter, format: ListFormat, out: &mut impl Write) -> anyhow::Result<()> {
     let findings = store.findings(filter)?;
     match format {
         ListFormat::Jsonl => {
             for f in &findings {
-                writeln!(out, "{}", finding_json(f))?;
+                writeln!(out, "{}", ctwatch_api::export::finding_json(f))?;
             }
         }
         ListFormat::Table => {
@@ -283,63 +256,11 @@ fn find(store: &SqliteStore, id: i64) -> anyhow::Result<Finding> {
     }
 }
 
-/// Log names by log ID, from the store's registered logs.
-fn log_names(store: &SqliteStore) -> anyhow::Result<HashMap<String, String>> {
-    Ok(store.log_status()?.into_iter().map(|l| (l.log_id, l.name)).collect())
-}
-
-/// A log's stored name, or its ID in hex when it has none.
-fn log_name(names: &HashMap<String, String>, log_id: &[u8; 32]) -> String {
-    let id = hex::encode(log_id);
-    match names.get(&id) {
-        Some(name) if !name.is_empty() => name.clone(),
-        _ => id,
-    }
-}
-
-/// The serial in hex: the DER INTEGER's content bytes, without the zero byte DER adds before a
-/// positive number whose top bit is set (so it reads as crt.sh and CA reports print it).
-fn serial_hex(serial: &[u8]) -> String {
-    match serial {
-        [0, next, ..] if next & 0x80 != 0 => hex::encode(&serial[1..]),
-        _ => hex::encode(serial),
-    }
-}
-
+/// The finding with its certificates and their log entries: the same document as the API's
+/// `/api/v1/findings/{id}`.
 fn show(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
-    let finding = find(store, id)?;
-    let names = log_names(store)?;
-    let mut certificates = Vec::new();
-    for cert in store.finding_certificates(id)? {
-        let entries: Vec<_> = store
-            .entries_for_certificate(cert.id)?
-            .iter()
-            .map(|e| {
-                json!({
-                    "log": log_name(&names, &e.log_id),
-                    "log_id": hex::encode(e.log_id),
-                    "index": e.index,
-                    "timestamp": rfc3339_ms(e.timestamp_ms),
-                    "precert": e.is_precert,
-                })
-            })
-            .collect();
-        certificates.push(json!({
-            "id": cert.id,
-            "serial_hex": serial_hex(&cert.facts.serial),
-            "issuer": cert.facts.issuer,
-            "subject": cert.facts.subject,
-            "dns_names": cert.facts.dns_names,
-            "not_before": rfc3339(cert.facts.not_before),
-            "not_after": rfc3339(cert.facts.not_after),
-            "sha256": hex::encode(ctwatch_ct::sha256(&cert.der)),
-            "has_precert": cert.has_precert,
-            "has_final": cert.has_final,
-            "first_seen": rfc3339_ms(cert.first_seen_ms),
-            "entries": entries,
-        }));
-    }
-    let document = json!({ "finding": finding_json(&finding), "certificates": certificates });
+    find(store, id)?;
+    let document = ctwatch_api::export::finding_detail(store, id)?;
     writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
     out.flush()?;
     Ok(())
@@ -401,15 +322,15 @@ mod tests {
     fn times_are_rfc3339_utc() {
         assert_eq!(rfc3339(1_738_368_000), "2025-02-01T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
-        assert_eq!(rfc3339_ms(1_738_368_000_123), "2025-02-01T00:00:00.123Z");
+        assert_eq!(ctwatch_api::export::rfc3339_ms(1_738_368_000_123), "2025-02-01T00:00:00.123Z");
     }
 
     #[test]
     fn serials_drop_only_the_der_sign_padding() {
-        assert_eq!(serial_hex(&[0x00, 0x80, 0x01]), "8001");
-        assert_eq!(serial_hex(&[0x00, 0x7f]), "007f");
-        assert_eq!(serial_hex(&[0x03, 0xd9]), "03d9");
-        assert_eq!(serial_hex(&[0x00]), "00");
-        assert_eq!(serial_hex(&[]), "");
+        assert_eq!(ctwatch_api::export::serial_hex(&[0x00, 0x80, 0x01]), "8001");
+        assert_eq!(ctwatch_api::export::serial_hex(&[0x00, 0x7f]), "007f");
+        assert_eq!(ctwatch_api::export::serial_hex(&[0x03, 0xd9]), "03d9");
+        assert_eq!(ctwatch_api::export::serial_hex(&[0x00]), "00");
+        assert_eq!(ctwatch_api::export::serial_hex(&[]), "");
     }
 }
