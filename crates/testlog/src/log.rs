@@ -77,6 +77,9 @@ pub enum Misbehaviour {
     DuplicatedEntries,
     /// get-entries swaps the first two entries of each batch.
     ReorderedEntries,
+    /// get-entries answers with one entry more than asked for: the entry after `end` (even
+    /// beyond the published size, when the log holds it) is appended to each batch.
+    OutOfRangeEntries,
     /// JSON endpoints answer 200 with a body that is not JSON.
     GarbageJson,
     /// JSON endpoints answer 200 with the first half of the real JSON.

@@ -535,6 +535,10 @@ async fn batch_misbehaviours_are_observable() {
     let reordered = fx.entries(0, 10).await.1;
     assert_eq!((&reordered[0], &reordered[1]), (&honest[1], &honest[0]));
     assert_eq!(reordered[2..], honest[2..]);
+    fx.log.set_misbehaviour(Misbehaviour::OutOfRangeEntries);
+    assert_eq!(fx.entries(0, 3).await.1, honest[..5]);
+    // At the published end there is nothing more to add unless the log holds more.
+    assert_eq!(fx.entries(8, 10).await.1, honest[8..]);
 }
 
 #[tokio::test]
