@@ -1,27 +1,84 @@
 //! The ctwatch store: per-log verified cursors, distinct certificates with every log entry that
-//! carried them, per-issuer hourly issuance counts, malformed entries, findings and what each
-//! alert sink has acknowledged of them.
+//! carried them, per-issuer hourly issuance counts, malformed entries, findings, what each
+//! alert sink has acknowledged of them, and the leases of logs to the instances of a sharded
+//! deployment.
 //!
-//! The [`Store`] trait is the whole interface the monitor, CLI and API use; [`sqlite::SqliteStore`]
-//! implements it on bundled SQLite in WAL mode (a PostgreSQL backend will implement the same
-//! trait). The one rule every backend keeps: [`Store::commit`] writes a [`CommitBatch`] — entries,
+//! The [`Store`] trait is the whole interface the monitor, CLI and API use. Two backends
+//! implement it with the same schema and semantics:
+//! - [`sqlite::SqliteStore`]: bundled SQLite in WAL mode, one file on one machine;
+//! - [`postgres::PgStore`]: a PostgreSQL database that several ctwatch instances can share,
+//!   each log leased to one instance at a time.
+//!
+//! [`open`] and [`open_read_only`] pick the backend from the configured location:
+//! `postgres://…` or `postgresql://…` URLs open PostgreSQL (see [`postgres`] for the URL's
+//! `schema` parameter), anything else is a SQLite file path.
+//!
+//! The one rule every backend keeps: [`Store::commit`] writes a [`CommitBatch`] — entries,
 //! counts, findings and the cursor that covers them — in one transaction, so a crash loses or
-//! duplicates nothing.
+//! duplicates nothing; a batch that does not start at the stored cursor is refused.
+//!
+//! ```no_run
+//! let mut store = ctwatch_store::open("postgres://ctwatch:secret@db.example/ctwatch?schema=prod")?;
+//! println!("{} certificates", store.certificate_count()?);
+//! # Ok::<(), ctwatch_store::StoreError>(())
+//! ```
 //!
 //! The store knows nothing about HTTP, logs' wire formats or how verification is done; it
 //! stores what the monitor has already verified.
 
+mod columns;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
+pub mod testing;
+
+#[cfg(test)]
+mod conformance;
 
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Open the store at `location` for reading and writing, migrating its schema to the newest
+/// version: a `postgres://` or `postgresql://` URL opens a [`PgStore`], anything else is the
+/// path of a SQLite database file (created when missing).
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if postgres::is_postgres_url(location) {
+        Ok(Box::new(PgStore::open(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(Path::new(location))?))
+    }
+}
+
+/// Open the store at `location` for reading only (`ctwatch status`, reports): never migrates,
+/// and writing methods fail. Backend selection as in [`open`].
+pub fn open_read_only(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if postgres::is_postgres_url(location) {
+        Ok(Box::new(PgStore::open_read_only(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open_read_only(Path::new(location))?))
+    }
+}
 
 /// Store errors. Every one of them means "nothing of this call was written".
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// An error reported by PostgreSQL or its client library. `sqlstate` is the server's
+    /// SQLSTATE code when the server reported the error.
+    #[error("PostgreSQL error: {message}")]
+    Postgres { message: String, sqlstate: Option<String> },
+    /// No connection to the PostgreSQL server could be made. `target` names the hosts and
+    /// ports, database and user; never the password.
+    #[error("cannot connect to PostgreSQL at {target}: {message}")]
+    PostgresConnect { target: String, message: String },
+    /// The store location (a PostgreSQL URL) is not valid. `location` has its password removed.
+    #[error("invalid store location {location}: {reason}")]
+    InvalidLocation { location: String, reason: String },
     /// The database file could not be opened or is not a SQLite database.
     #[error("cannot open database {path}: {source}")]
     Open {
@@ -37,10 +94,28 @@ pub enum StoreError {
         "commit for log {log} would move the cursor from {stored} to {proposed} but the batch starts at {batch_start}"
     )]
     CursorMismatch { log: String, stored: u64, proposed: u64, batch_start: u64 },
+    /// A commit was refused because its instance does not hold the log's lease (it lapsed and
+    /// another instance took the log over), or because a batch without a lease was committed
+    /// for a log that an instance holds. Nothing was written; the instance must stop working
+    /// on the log.
+    #[error("commit for log {log} refused: {}", lease_lost_reason(instance.as_deref(), holder.as_deref()))]
+    LeaseLost { log: String, instance: Option<String>, holder: Option<String> },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("{0}")]
     Other(String),
+}
+
+/// Why a lease was lost, for [`StoreError::LeaseLost`]'s message.
+fn lease_lost_reason(instance: Option<&str>, holder: Option<&str>) -> String {
+    match (instance, holder) {
+        (Some(instance), Some(holder)) => {
+            format!("instance {instance} no longer holds its lease (it is held by {holder}, or was taken over since)")
+        }
+        (Some(instance), None) => format!("instance {instance} no longer holds its lease (it was released)"),
+        (None, Some(holder)) => format!("the log is leased to instance {holder} and the batch carries no lease"),
+        (None, None) => "the log's lease is not held".to_string(),
+    }
 }
 
 /// The storage interface. Synchronous: the monitor calls it from one writer thread.
@@ -49,8 +124,48 @@ pub trait Store: Send {
     fn open_log(&mut self, log: &LogIdentity) -> Result<LogCheckpoint, StoreError>;
 
     /// Atomically write a batch and move the log's cursor. Fails with `CursorMismatch` when
-    /// `batch.previous_cursor` is not the stored cursor (a second writer, or a replay).
+    /// `batch.previous_cursor` is not the stored cursor (a second writer, or a replay), and
+    /// with `LeaseLost` when an instance holds the log's lease (sharded instances commit with
+    /// [`Store::commit_leased`]).
     fn commit(&mut self, batch: &CommitBatch) -> Result<CommitOutcome, StoreError>;
+
+    /// [`Store::commit`] for an instance of a sharded deployment: the batch is written only if
+    /// `lease` (from [`Store::acquire_log_lease`]) is still the log's lease, checked in the same
+    /// transaction: same holder and same epoch. Fails with `LeaseLost`, writing nothing,
+    /// when the lease was released or passed to another instance since; a lease that lapsed
+    /// without being taken over still commits (no other instance can have written the log).
+    fn commit_leased(&mut self, batch: &CommitBatch, lease: &LogLease) -> Result<CommitOutcome, StoreError>;
+
+    // ------------------------------------------------------------------ sharded instances
+
+    /// Take or renew the lease of a log for `instance` until `now + ttl` (Unix seconds).
+    /// Succeeds when the lease is free (never taken, released or lapsed) or already held by
+    /// `instance`; a renewal keeps the epoch, a takeover increments it. Returns `None`, changing
+    /// nothing, while another instance holds an unexpired lease. The log need not be registered.
+    fn acquire_log_lease(
+        &mut self,
+        log_id: &Hash,
+        instance: &str,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<Option<LogLease>, StoreError>;
+
+    /// Give up `instance`'s lease of a log, so another instance can take it at once. Returns
+    /// whether `instance` held it.
+    fn release_log_lease(&mut self, log_id: &Hash, instance: &str) -> Result<bool, StoreError>;
+
+    /// Every held lease (including lapsed ones not yet taken over), by log ID.
+    fn log_leases(&self) -> Result<Vec<LogLease>, StoreError>;
+
+    // ------------------------------------------------------------------ retention
+
+    /// Delete up to `limit` certificate records whose notAfter is before `not_after_before`
+    /// (Unix seconds), earliest notAfter first, with their log entries, in one transaction.
+    /// Hourly issuance counts are kept. Findings keep their `certificate_count` (pruned
+    /// certificates stay counted) but no longer list the pruned certificates. Call repeatedly
+    /// until fewer than `limit` are deleted. A certificate logged again after it was pruned is
+    /// stored (and counted) as new.
+    fn prune_certificates(&mut self, not_after_before: i64, limit: usize) -> Result<PruneStats, StoreError>;
 
     /// Record the latest tree head seen (verified or not) for lag reporting, and findings that
     /// came without entries (log misbehaviour). One transaction.

@@ -276,3 +276,31 @@ pub struct CrlRecord {
     pub state: CrlState,
     pub entries: Vec<RevocationRecord>,
 }
+
+/// A lease on one log, held by one instance of a sharded deployment (several ctwatch processes
+/// sharing one PostgreSQL database).
+///
+/// `epoch` is the fencing token: it grows by one every time the lease passes to another
+/// instance (and never when the holder renews it), so a batch committed with
+/// [`crate::Store::commit_leased`] by an instance that was paused while its lease expired and
+/// was taken over carries an old epoch and is refused with `LeaseLost`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLease {
+    pub log_id: Hash,
+    /// The holding instance's name (unique per instance, e.g. host name plus process ID).
+    pub instance: String,
+    pub epoch: u64,
+    /// Unix seconds at which the lease lapses unless renewed.
+    pub expires_at: i64,
+}
+
+/// What [`crate::Store::prune_certificates`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PruneStats {
+    /// Certificate records deleted.
+    pub certificates: u64,
+    /// Log entries of those certificates deleted.
+    pub entries: u64,
+    /// Links between findings and those certificates removed (the findings keep counting them).
+    pub finding_links: u64,
+}

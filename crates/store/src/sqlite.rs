@@ -24,6 +24,9 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use crate::columns::{
+    from_sql_int, hash_from_blob, log_label, parse_severity, parse_status, severity_str, status_str, to_sql_int,
+};
 use crate::model::*;
 use crate::{Store, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -133,7 +136,33 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
-        write::commit(&mut self.conn, batch)
+        write::commit(&mut self.conn, batch, None)
+    }
+
+    fn commit_leased(&mut self, batch: &CommitBatch, lease: &LogLease) -> Result<CommitOutcome, StoreError> {
+        write::commit(&mut self.conn, batch, Some(lease))
+    }
+
+    fn acquire_log_lease(
+        &mut self,
+        log_id: &Hash,
+        instance: &str,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<Option<LogLease>, StoreError> {
+        write::acquire_log_lease(&mut self.conn, log_id, instance, ttl, now)
+    }
+
+    fn release_log_lease(&mut self, log_id: &Hash, instance: &str) -> Result<bool, StoreError> {
+        write::release_log_lease(&mut self.conn, log_id, instance)
+    }
+
+    fn log_leases(&self) -> Result<Vec<LogLease>, StoreError> {
+        read::log_leases(&self.conn)
+    }
+
+    fn prune_certificates(&mut self, not_after_before: i64, limit: usize) -> Result<PruneStats, StoreError> {
+        write::prune_certificates(&mut self.conn, not_after_before, limit)
     }
 
     fn record_observation(&mut self, obs: &LogObservation) -> Result<(), StoreError> {
@@ -269,61 +298,5 @@ impl Store for SqliteStore {
         at: i64,
     ) -> Result<(), StoreError> {
         write::mark_delivered(&mut self.conn, sink, finding_id, last_seen, status, at)
-    }
-}
-
-/// Convert a model `u64` to a SQLite integer, refusing values SQLite cannot hold.
-fn to_sql_int(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Other(format!("{what} {value} does not fit a signed 64-bit integer")))
-}
-
-/// Convert a stored integer back to a model `u64`; a negative value is corruption.
-fn from_sql_int(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({value})")))
-}
-
-/// A stored 32-byte hash; any other length is corruption.
-fn hash_from_blob(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
-    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, expected 32", bytes.len())))
-}
-
-/// How a log is named in messages: its name, or its ID in hex when it has none.
-fn log_label(name: &str, log_id: &Hash) -> String {
-    if name.is_empty() { hex::encode(log_id) } else { name.to_string() }
-}
-
-fn severity_str(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Error => "error",
-        Severity::Critical => "critical",
-    }
-}
-
-fn parse_severity(text: &str) -> Result<Severity, StoreError> {
-    match text {
-        "info" => Ok(Severity::Info),
-        "warning" => Ok(Severity::Warning),
-        "error" => Ok(Severity::Error),
-        "critical" => Ok(Severity::Critical),
-        other => Err(StoreError::Corrupt(format!("unknown finding severity {other:?}"))),
-    }
-}
-
-fn status_str(status: FindingStatus) -> &'static str {
-    match status {
-        FindingStatus::Open => "open",
-        FindingStatus::Acknowledged => "acknowledged",
-        FindingStatus::Resolved => "resolved",
-    }
-}
-
-fn parse_status(text: &str) -> Result<FindingStatus, StoreError> {
-    match text {
-        "open" => Ok(FindingStatus::Open),
-        "acknowledged" => Ok(FindingStatus::Acknowledged),
-        "resolved" => Ok(FindingStatus::Resolved),
-        other => Err(StoreError::Corrupt(format!("unknown finding status {other:?}"))),
     }
 }

@@ -4,6 +4,8 @@
 
 use super::{from_sql_int, hash_from_blob, parse_severity, parse_status, to_sql_int};
 use crate::StoreError;
+pub(super) use crate::columns::decode_peaks;
+use crate::columns::{decode_facts, opt_u64, reason_from_sql, sql_limit};
 use crate::model::*;
 use rusqlite::{Connection, Row, params};
 
@@ -23,14 +25,6 @@ pub(super) fn checkpoint(conn: &Connection, log_id: &Hash) -> Result<Option<LogC
     Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head }))
 }
 
-/// Split a stored peaks blob into 32-byte hashes.
-pub(super) fn decode_peaks(blob: &[u8]) -> Result<Vec<Hash>, StoreError> {
-    if !blob.len().is_multiple_of(32) {
-        return Err(StoreError::Corrupt(format!("peaks blob has {} bytes, not a multiple of 32", blob.len())));
-    }
-    blob.chunks_exact(32).map(|chunk| hash_from_blob(chunk, "peak")).collect()
-}
-
 /// Columns 2..=5 of the checkpoint query: all NULL or all set.
 fn verified_head(row: &Row<'_>) -> Result<Option<VerifiedHead>, StoreError> {
     let size: Option<i64> = row.get(2)?;
@@ -47,10 +41,6 @@ fn verified_head(row: &Row<'_>) -> Result<Option<VerifiedHead>, StoreError> {
         })),
         _ => Err(StoreError::Corrupt("verified tree head is partially stored".to_string())),
     }
-}
-
-fn opt_u64(value: Option<i64>, what: &str) -> Result<Option<u64>, StoreError> {
-    value.map(|v| from_sql_int(v, what)).transpose()
 }
 
 pub(super) fn log_status(conn: &Connection) -> Result<Vec<LogStatus>, StoreError> {
@@ -100,12 +90,7 @@ fn certificate_from_row(row: &Row<'_>) -> Result<StoredCertificate, StoreError> 
         issuer_spki_sha256: issuer.map(|i| hash_from_blob(&i, "certificate issuer SPKI hash")).transpose()?,
         has_precert: row.get(3)?,
         has_final: row.get(4)?,
-        facts: match facts {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("facts of certificate {id} are not valid: {e}")))?,
-            None => ctwatch_cert::facts::cert_facts(&der)
-                .map_err(|e| StoreError::Corrupt(format!("DER of certificate {id} no longer decodes: {e}")))?,
-        },
+        facts: decode_facts(id, facts.as_deref(), &der)?,
         der,
         first_seen_ms: from_sql_int(row.get(7)?, "certificate first-seen timestamp")?,
     })
@@ -124,11 +109,6 @@ fn query_certificates(
         out.push(certificate_from_row(row)?);
     }
     Ok(out)
-}
-
-/// SQLite's LIMIT is an i64; a larger request means "all".
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 pub(super) fn certificates(
@@ -255,9 +235,7 @@ pub(super) fn revocation(
         issuer_spki_sha256: *issuer,
         serial: serial.to_vec(),
         revoked_at: row.get(0)?,
-        reason: reason
-            .map(|r| u8::try_from(r).map_err(|_| StoreError::Corrupt(format!("CRL reason {r} is out of range"))))
-            .transpose()?,
+        reason: reason_from_sql(reason)?,
         first_seen_at: row.get(2)?,
         crl_url: row.get(3)?,
     }))
@@ -434,6 +412,24 @@ pub(super) fn deliveries_to_resend(
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(finding_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Every held lease, by log ID.
+pub(super) fn log_leases(conn: &Connection) -> Result<Vec<LogLease>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT log_id, holder, epoch, expires_at FROM log_leases WHERE holder IS NOT NULL ORDER BY log_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(LogLease {
+            log_id: hash_from_blob(&row.get::<_, Vec<u8>>(0)?, "leased log id")?,
+            instance: row.get(1)?,
+            epoch: from_sql_int(row.get(2)?, "lease epoch")?,
+            expires_at: row.get(3)?,
+        });
     }
     Ok(out)
 }

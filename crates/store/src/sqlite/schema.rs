@@ -10,7 +10,7 @@ use crate::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The ordered migrations: `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build reads and writes.
 pub(crate) fn current_version() -> i64 {
@@ -192,6 +192,28 @@ CREATE TABLE sink_deliveries (
     delivered_at INTEGER NOT NULL,
     PRIMARY KEY (sink, finding_id)
 ) WITHOUT ROWID;
+"#;
+
+/// Version 2: leases of logs to the instances of a sharded deployment, and retention (pruned
+/// certificates stay counted in their findings; notAfter is indexed for pruning).
+const V2: &str = r#"
+-- Which instance holds each log. A released lease keeps its row (holder NULL) so that the epoch
+-- never goes back: the epoch is the fencing token commits are checked against.
+CREATE TABLE log_leases (
+    log_id     BLOB PRIMARY KEY,
+    -- The holding instance; NULL once released.
+    holder     TEXT,
+    -- Incremented each time the lease passes to another instance; kept on renewal.
+    epoch      INTEGER NOT NULL,
+    -- Unix seconds at which the lease lapses unless renewed.
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Certificates once linked to a finding and since deleted by retention: certificate_count is
+-- the number of linked certificates plus this.
+ALTER TABLE findings ADD COLUMN pruned_certificates INTEGER NOT NULL DEFAULT 0;
+
+CREATE INDEX certificates_not_after ON certificates (not_after);
 "#;
 
 /// Read the schema version of an open database.

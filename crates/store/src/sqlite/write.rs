@@ -9,15 +9,10 @@
 
 use super::{from_sql_int, log_label, severity_str, status_str, to_sql_int};
 use crate::StoreError;
+use crate::columns::{UNKNOWN_ISSUER, facts_json, hour_of};
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 use std::collections::HashMap;
-
-/// Milliseconds in an hour: issuance is counted per hour since the Unix epoch.
-const MS_PER_HOUR: u64 = 3_600_000;
-
-/// The issuer key used for issuance counts of certificates whose issuer is unknown.
-const UNKNOWN_ISSUER: Hash = [0; 32];
 
 /// A registered log's row, as the writers need it.
 struct LogRow {
@@ -52,13 +47,25 @@ pub(super) fn open_log(conn: &mut Connection, log: &LogIdentity) -> Result<LogCh
 }
 
 /// Write a batch and move the log's cursor, in one transaction.
-pub(super) fn commit(conn: &mut Connection, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
-    in_transaction(conn, |tx| commit_in(tx, batch))
+///
+/// With a lease, the transaction first checks that the lease is still the log's (see
+/// [`crate::Store::commit_leased`]); without one, that no instance holds the log.
+pub(super) fn commit(
+    conn: &mut Connection,
+    batch: &CommitBatch,
+    lease: Option<&LogLease>,
+) -> Result<CommitOutcome, StoreError> {
+    in_transaction(conn, |tx| commit_in(tx, batch, lease))
 }
 
-fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch) -> Result<CommitOutcome, StoreError> {
+fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch, lease: Option<&LogLease>) -> Result<CommitOutcome, StoreError> {
     let log = find_log(tx, &batch.log_id)?;
     let label = log_label(&log.name, &batch.log_id);
+    let holder: Option<(Option<String>, i64)> = tx
+        .prepare_cached("SELECT holder, epoch FROM log_leases WHERE log_id = ?1")?
+        .query_row([&batch.log_id[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    crate::columns::check_lease(&label, &batch.log_id, lease, holder)?;
     if batch.checkpoint.log_id != batch.log_id {
         return Err(StoreError::Other(format!(
             "commit for log {label} carries a checkpoint of log {}",
@@ -107,8 +114,7 @@ fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch) -> Result<CommitOutcome,
             outcome.new_certificates += 1;
             let cert = &entry.certificate;
             let issuer = cert.issuer_spki_sha256.unwrap_or(UNKNOWN_ISSUER);
-            // A u64 divided by 3.6e6 always fits an i64.
-            let hour = (entry.timestamp_ms / MS_PER_HOUR) as i64;
+            let hour = hour_of(entry.timestamp_ms);
             *issuance.entry((issuer, hour, cert.facts.validation_type.as_str())).or_default() += 1;
         }
         let index = to_sql_int(entry.index, "entry index")?;
@@ -250,18 +256,6 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
     Ok((id, false))
 }
 
-/// The facts column: NULL when the facts are exactly what `cert_facts(der)` gives (the normal
-/// case: they are recomputed on read, which keeps the database near the size of the DER it
-/// holds), JSON otherwise (facts supplied by a caller that differ from the DER's).
-fn facts_json(cert: &CertificateRecord) -> Result<Option<String>, StoreError> {
-    if ctwatch_cert::facts::cert_facts(&cert.der).as_ref() == Ok(&cert.facts) {
-        return Ok(None);
-    }
-    serde_json::to_string(&cert.facts)
-        .map(Some)
-        .map_err(|e| StoreError::Other(format!("cannot serialize certificate facts: {e}")))
-}
-
 /// Insert findings or merge them into stored ones with the same key; returns how many are new.
 ///
 /// A new finding starts `open` with `first_seen = last_seen = seen_at`. A known one keeps its
@@ -320,7 +314,7 @@ fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64,
             link.execute(params![id, cert])?;
         }
         tx.prepare_cached(
-            "UPDATE findings SET certificate_count =
+            "UPDATE findings SET certificate_count = pruned_certificates +
                  (SELECT count(*) FROM finding_certificates WHERE finding_id = ?1)
              WHERE id = ?1",
         )?
@@ -502,6 +496,80 @@ pub(super) fn mark_delivered(
         )?
         .execute(params![sink, finding_id, last_seen, status_str(status), at])?;
         Ok(())
+    })
+}
+
+/// Take or renew a log's lease (see [`crate::Store::acquire_log_lease`]) in one statement: the
+/// upsert's `WHERE` lets it through only when the lease is free, lapsed or already `instance`'s.
+pub(super) fn acquire_log_lease(
+    conn: &mut Connection,
+    log_id: &Hash,
+    instance: &str,
+    ttl: std::time::Duration,
+    now: i64,
+) -> Result<Option<LogLease>, StoreError> {
+    let expires_at = crate::columns::lease_expiry(instance, ttl, now)?;
+    in_transaction(conn, |tx| {
+        let granted: Option<i64> = tx
+            .prepare_cached(
+                "INSERT INTO log_leases (log_id, holder, epoch, expires_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (log_id) DO UPDATE SET
+                     epoch = CASE WHEN holder IS excluded.holder THEN epoch ELSE epoch + 1 END,
+                     holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE holder IS NULL OR holder = excluded.holder OR expires_at <= ?4
+                 RETURNING epoch",
+            )?
+            .query_row(params![&log_id[..], instance, expires_at, now], |row| row.get(0))
+            .optional()?;
+        granted
+            .map(|epoch| {
+                Ok(LogLease {
+                    log_id: *log_id,
+                    instance: instance.to_string(),
+                    epoch: from_sql_int(epoch, "lease epoch")?,
+                    expires_at,
+                })
+            })
+            .transpose()
+    })
+}
+
+/// Release `instance`'s lease of a log; returns whether it held it.
+pub(super) fn release_log_lease(conn: &mut Connection, log_id: &Hash, instance: &str) -> Result<bool, StoreError> {
+    let changed = conn
+        .prepare_cached("UPDATE log_leases SET holder = NULL WHERE log_id = ?1 AND holder = ?2")?
+        .execute(params![&log_id[..], instance])?;
+    Ok(changed > 0)
+}
+
+/// Delete up to `limit` certificates whose notAfter is before `not_after_before`, earliest
+/// first, with their log entries and finding links, in one transaction. Each finding that
+/// loses a link counts it in `pruned_certificates`, so its `certificate_count` stays.
+pub(super) fn prune_certificates(
+    conn: &mut Connection,
+    not_after_before: i64,
+    limit: usize,
+) -> Result<PruneStats, StoreError> {
+    in_transaction(conn, |tx| {
+        let ids = tx
+            .prepare_cached("SELECT id FROM certificates WHERE not_after < ?1 ORDER BY not_after, id LIMIT ?2")?
+            .query_map(params![not_after_before, crate::columns::sql_limit(limit)], |row| row.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        let mut entries = tx.prepare_cached("DELETE FROM log_entries WHERE cert_id = ?1")?;
+        let mut count_pruned = tx.prepare_cached(
+            "UPDATE findings SET pruned_certificates = pruned_certificates + 1
+             WHERE id IN (SELECT finding_id FROM finding_certificates WHERE cert_id = ?1)",
+        )?;
+        let mut links = tx.prepare_cached("DELETE FROM finding_certificates WHERE cert_id = ?1")?;
+        let mut certificate = tx.prepare_cached("DELETE FROM certificates WHERE id = ?1")?;
+        let mut stats = PruneStats::default();
+        for id in ids {
+            stats.entries += entries.execute([id])? as u64;
+            count_pruned.execute([id])?;
+            stats.finding_links += links.execute([id])? as u64;
+            stats.certificates += certificate.execute([id])? as u64;
+        }
+        Ok(stats)
     })
 }
 
