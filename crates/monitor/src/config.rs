@@ -17,6 +17,13 @@
 //! name = "HiPKI"
 //! issuers = ["issuer.pem", "6b1a9f...(SPKI SHA-256 hex)"]
 //! caa_identifiers = ["pki.hinet.net", "tls.hinet.net"]
+//!
+//! [ccadb]                      # a CA-owner map written by `ctwatch ccadb import`
+//! map = "ccadb-map.json"
+//! watch_all_tls = true         # watch every TLS-capable issuer of the map
+//!
+//! [[ca]]
+//! owner = "Chunghwa Telecom"   # every issuer of this CCADB owner (needs [ccadb] map)
 //! ```
 
 use serde::Deserialize;
@@ -71,6 +78,22 @@ pub struct RawConfig {
     /// `[[sink]]`: where findings are pushed (Alertmanager, webhook, command).
     #[serde(default, rename = "sink")]
     pub sinks: Vec<ctwatch_sinks::config::SinkConfig>,
+    #[serde(default)]
+    pub ccadb: RawCcadb,
+}
+
+/// `[ccadb]`: a CA-owner map written by `ctwatch ccadb import`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCcadb {
+    /// The map file (JSON). Relative paths are relative to the config file.
+    pub map: Option<PathBuf>,
+    /// Watch every TLS-capable issuer of the map, one watched CA per owner (root-program view).
+    #[serde(default)]
+    pub watch_all_tls: bool,
+    /// Also poll the CRL URLs the map lists for watched issuers (default false).
+    #[serde(default)]
+    pub poll_crls: bool,
 }
 
 /// `[detectors]`: the per-certificate detectors.
@@ -177,7 +200,12 @@ pub struct RawLog {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCa {
+    /// Defaults to `owner` when that is set.
+    #[serde(default)]
     pub name: String,
+    /// A CCADB owner name (case-insensitive): adds all its issuers and CAA identifiers from the
+    /// `[ccadb] map`.
+    pub owner: Option<String>,
     /// Issuer certificates (PEM/DER file paths) or SPKI SHA-256 hex strings.
     #[serde(default)]
     pub issuers: Vec<String>,
@@ -300,6 +328,8 @@ pub struct Settings {
     pub clock_start: ClockStart,
     /// Alert sinks (validated: secret files read, names unique).
     pub sinks: ctwatch_sinks::config::SinksConfig,
+    /// The `[ccadb] map` file, when configured.
+    pub ccadb_map: Option<PathBuf>,
 }
 
 impl Settings {
@@ -394,9 +424,29 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         return Err(invalid(path, "log_list / [[log]]", "no logs configured: set `log_list` or add [[log]] entries"));
     }
 
+    let ccadb_map = raw.ccadb.map.as_deref().map(&resolve);
+    let owner_map = match &ccadb_map {
+        Some(file) => {
+            let f = std::fs::File::open(file)
+                .map_err(|e| invalid(path, "ccadb.map", format!("{}: {e}", file.display())))?;
+            Some(
+                ctwatch_ccadb::OwnerMap::from_json(std::io::BufReader::new(f))
+                    .map_err(|e| invalid(path, "ccadb.map", format!("{}: {e}", file.display())))?,
+            )
+        }
+        None if raw.ccadb.watch_all_tls => {
+            return Err(invalid(path, "ccadb.watch_all_tls", "needs `map` (written by `ctwatch ccadb import`)"));
+        }
+        None => None,
+    };
+    let mut ccadb_crl_urls = Vec::new();
     let mut cas = Vec::new();
     for (i, c) in raw.cas.iter().enumerate() {
-        let key = format!("ca[{i}] ({})", c.name);
+        let name = if c.name.trim().is_empty() { c.owner.clone().unwrap_or_default() } else { c.name.clone() };
+        if name.trim().is_empty() {
+            return Err(invalid(path, format!("ca[{i}].name"), "set `name` or `owner`"));
+        }
+        let key = format!("ca[{i}] ({name})");
         let mut spkis = Vec::new();
         let mut issuer_certs = Vec::new();
         for issuer in &c.issuers {
@@ -404,18 +454,43 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
             spkis.push(spki);
             issuer_certs.extend(der);
         }
+        let mut owner_caa = Vec::new();
+        if let Some(owner) = &c.owner {
+            let map = owner_map.as_ref().ok_or_else(|| {
+                invalid(path, format!("{key}.owner"), "needs `[ccadb] map` (written by `ctwatch ccadb import`)")
+            })?;
+            let selection = crate::watch::select_owner(map, owner)
+                .map_err(|e| invalid(path, format!("{key}.owner"), e.to_string()))?;
+            spkis.extend(
+                selection.issuer_spki_sha256.iter().filter(|s| !spkis.contains(s)).copied().collect::<Vec<_>>(),
+            );
+            owner_caa = selection.caa_identifiers;
+            ccadb_crl_urls.extend(selection.crl_urls);
+        }
         if spkis.is_empty() {
-            return Err(invalid(path, key, "`issuers` must list at least one issuer certificate file or SPKI SHA-256"));
+            return Err(invalid(
+                path,
+                key,
+                "`issuers` must list at least one issuer certificate file or SPKI SHA-256 (or set `owner`)",
+            ));
         }
         let mut caa = Vec::new();
-        for id in &c.caa_identifiers {
+        for id in c.caa_identifiers.iter().chain(&owner_caa) {
             let id = id.trim().trim_end_matches('.').to_ascii_lowercase();
             if id.is_empty() || id.contains(char::is_whitespace) {
                 return Err(invalid(path, format!("{key}.caa_identifiers"), format!("{id:?} is not a domain name")));
             }
-            caa.push(id);
+            if !caa.contains(&id) {
+                caa.push(id);
+            }
         }
-        cas.push(CaSettings { name: c.name.clone(), issuer_spki_sha256: spkis, issuer_certs, caa_identifiers: caa });
+        cas.push(CaSettings { name, issuer_spki_sha256: spkis, issuer_certs, caa_identifiers: caa });
+    }
+    if let (Some(map), true) = (&owner_map, raw.ccadb.watch_all_tls) {
+        let claimed = cas.iter().flat_map(|c| c.issuer_spki_sha256.iter().copied()).collect();
+        let (more, crls) = crate::watch::tls_capable_cas(map, &claimed);
+        cas.extend(more);
+        ccadb_crl_urls.extend(crls);
     }
 
     let mut nameservers = Vec::new();
@@ -477,6 +552,14 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
     for u in &raw.crl.urls {
         crl_urls.push(check_url(path, "crl.urls", u)?);
     }
+    if raw.ccadb.poll_crls {
+        // Disclosed URLs are the CA's data, not the user's: ones that are not http(s) are left out.
+        for u in ccadb_crl_urls {
+            if !crl_urls.contains(&u) && check_url(path, "ccadb", &u).is_ok() {
+                crl_urls.push(u);
+            }
+        }
+    }
     let clock_start = match raw.revocation.clock_start.as_deref() {
         None | Some("finding") => ClockStart::Finding,
         Some("issuance") => ClockStart::Issuance,
@@ -522,6 +605,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         crl_max_bytes: raw.crl.max_bytes.unwrap_or(64 << 20),
         clock_start,
         sinks,
+        ccadb_map,
     })
 }
 
@@ -632,6 +716,78 @@ mod tests {
         assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef0123"));
         let err = parse("log_list = \"x\"\n[metrics]\ntoken = \"short\"").unwrap_err().to_string();
         assert!(err.contains("16"), "{err}");
+    }
+
+    /// A CA-owner map file with two owners, written where the config can name it.
+    fn owner_map_file(test: &str) -> PathBuf {
+        let v5 = "CA Owner,Certificate Name,SHA-256 Fingerprint,Subject Key Identifier,TLS Capable,\
+JSON Array of All Full CRL URLs\n\
+Chunghwa Telecom,HiPKI Root,0101010101010101010101010101010101010101010101010101010101010101,AQ==,True,\"[\"\"http://crl.example/a.crl\"\"]\"\n\
+Chunghwa Telecom,Mail,0202020202020202020202020202020202020202020202020202020202020202,Ag==,False,\n\
+Other CA,Web,0303030303030303030303030303030303030303030303030303030303030303,Aw==,True,\"[\"\"ldap://x\"\"]\"\n";
+        let ski = format!(
+            "Subject Key Identifier,SHA-256(Subject Public Key Info)\nAQ==,{}\nAg==,{}\nAw==,{}\n",
+            "ERERERERERERERERERERERERERERERERERERERERERE=",
+            "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=",
+            "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM="
+        );
+        let caa = "Subject,Recognized CAA Domains\nChunghwa Telecom,\"pki.hinet.net tls.hinet.net\"\n";
+        let mut b = ctwatch_ccadb::MapBuilder::default();
+        for text in [v5, &ski, caa] {
+            b.add(ctwatch_ccadb::read_report(text.as_bytes()).unwrap());
+        }
+        let dir = std::env::temp_dir().join(format!("ctwatch-config-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("map.json");
+        std::fs::write(&file, b.build().0.to_json()).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_ca_named_by_ccadb_owner_gets_its_issuers_and_caa_identifiers() {
+        let map = owner_map_file("owner");
+        let s = parse(&format!(
+            "log_list = \"x\"\n[ccadb]\nmap = \"{}\"\npoll_crls = true\n[[ca]]\nowner = \"chunghwa telecom\"\ncaa_identifiers = [\"extra.example\", \"pki.hinet.net\"]\n",
+            map.display()
+        ))
+        .unwrap();
+        assert_eq!(s.cas.len(), 1);
+        assert_eq!(s.cas[0].name, "chunghwa telecom");
+        assert_eq!(s.cas[0].issuer_spki_sha256, vec![[0x11; 32], [0x22; 32]]);
+        assert_eq!(s.cas[0].caa_identifiers, vec!["extra.example", "pki.hinet.net", "tls.hinet.net"]);
+        assert_eq!(s.crl_urls, vec!["http://crl.example/a.crl"]);
+        assert_eq!(s.ccadb_map.as_deref(), Some(map.as_path()));
+
+        let err =
+            parse(&format!("log_list = \"x\"\n[ccadb]\nmap = \"{}\"\n[[ca]]\nowner = \"Chunghwa\"\n", map.display()))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("ca[0] (Chunghwa).owner") && err.contains("did you mean \"Chunghwa Telecom\""), "{err}");
+        let err = parse("log_list = \"x\"\n[[ca]]\nowner = \"Chunghwa Telecom\"\n").unwrap_err().to_string();
+        assert!(err.contains("[ccadb] map"), "{err}");
+        let err = parse("log_list = \"x\"\n[[ca]]\nissuers = []\n").unwrap_err().to_string();
+        assert!(err.contains("ca[0].name"), "{err}");
+        let err = parse("log_list = \"x\"\n[ccadb]\nmap = \"/nonexistent/map.json\"\n").unwrap_err().to_string();
+        assert!(err.contains("ccadb.map"), "{err}");
+    }
+
+    #[test]
+    fn watch_all_tls_adds_every_tls_capable_issuer_not_listed_explicitly() {
+        let map = owner_map_file("all-tls");
+        let hex = "33".repeat(32);
+        let s = parse(&format!(
+            "log_list = \"x\"\n[ccadb]\nmap = \"{}\"\nwatch_all_tls = true\n[[ca]]\nname = \"Mine\"\nissuers = [\"{hex}\"]\n",
+            map.display()
+        ))
+        .unwrap();
+        let names: Vec<&str> = s.cas.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["Mine", "Chunghwa Telecom"]);
+        assert_eq!(s.cas[1].issuer_spki_sha256, vec![[0x11; 32]]);
+        assert_eq!(s.cas[1].caa_identifiers, vec!["pki.hinet.net", "tls.hinet.net"]);
+        // CRLs are polled only when asked for.
+        assert!(s.crl_urls.is_empty());
+        let err = parse("log_list = \"x\"\n[ccadb]\nwatch_all_tls = true\n").unwrap_err().to_string();
+        assert!(err.contains("ccadb.watch_all_tls"), "{err}");
     }
 
     #[test]
