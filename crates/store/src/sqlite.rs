@@ -50,7 +50,7 @@ const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// A [`Store`] on one SQLite database.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
     /// Where the database lives, for error messages.
     path: String,
 }
