@@ -150,58 +150,28 @@ pub fn store_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.sqlite"))
 }
 
-/// Served files by path.
-type Files = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
-
 /// A static HTTP server on 127.0.0.1 (CRLs for the scenarios): paths map to bodies that the
 /// test may change while it runs.
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     pub addr: std::net::SocketAddr,
-    files: Files,
+    inner: ctwatch_scenario::FileServer,
 }
 
 impl StaticFiles {
     pub async fn start() -> StaticFiles {
-        use axum::extract::{Path as AxPath, State};
-        let files: Files = Default::default();
-        let app = axum::Router::new()
-            .route(
-                "/{*path}",
-                axum::routing::get(|State(files): State<Files>, AxPath(path): AxPath<String>| async move {
-                    match files.lock().expect("files").get(&path) {
-                        Some(body) => (axum::http::StatusCode::OK, body.clone()),
-                        None => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
-                    }
-                }),
-            )
-            .with_state(files.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        StaticFiles { addr, files }
+        let inner = ctwatch_scenario::FileServer::start().await.expect("bind 127.0.0.1");
+        StaticFiles { addr: inner.addr, inner }
     }
 
     /// `http://127.0.0.1:port/<path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
+        self.inner.url(path)
     }
 
     pub fn put(&self, path: &str, body: Vec<u8>) {
-        self.files.lock().expect("files").insert(path.to_string(), body);
+        self.inner.put(path, body);
     }
 }
 
-/// PEM text of a DER certificate.
-pub fn pem_cert(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
+pub use ctwatch_scenario::pem_cert;

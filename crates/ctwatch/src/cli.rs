@@ -56,14 +56,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
-    /// Start a local test log with a small scenario and monitor it (no network needed).
+    /// Serve the incident scenario locally and monitor it, with metrics and the API (no network
+    /// needed); then tail the growing logs until Ctrl-C.
     Demo {
         /// Directory for the demo's config and database (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Keep serving the test log and tailing it after catching up (until Ctrl-C).
+        /// Where metrics and the HTTP API listen while the demo runs.
+        #[arg(long, default_value = "127.0.0.1:9898")]
+        listen: std::net::SocketAddr,
+        /// Exit once the scenario is processed instead of tailing the growing logs.
         #[arg(long)]
-        keep_running: bool,
+        once: bool,
     },
     /// List, show, export, acknowledge and resolve findings.
     Findings {
@@ -267,44 +271,14 @@ pub async fn run_monitor(
 ) -> anyhow::Result<ExitCode> {
     let store = ctwatch_store::SqliteStore::open(&settings.store_path)
         .with_context(|| format!("opening store {}", settings.store_path.display()))?;
-    let registry = prometheus::Registry::new();
-    let metrics = std::sync::Arc::new(ctwatch_api::Metrics::new(
-        &registry,
-        ctwatch_api::MetricsConfig {
-            watched_cas: settings.cas.iter().map(|c| c.name.clone()).collect(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            ..Default::default()
-        },
-    )?);
-    let api_settings = (settings.metrics_listen, settings.metrics_token.clone(), settings.cas.clone());
-    let monitor = Monitor::with_observer(settings, Box::new(store), metrics.clone()).await?;
+    let metrics = new_metrics(&settings)?;
+    let monitor = Monitor::with_observer(settings.clone(), Box::new(store), metrics.clone()).await?;
     tracing::info!(logs = monitor.sources().len(), "following logs");
     let cancel = CancellationToken::new();
     if serve_api {
-        let (listen, token, cas) = api_settings;
-        let mut config = ctwatch_api::ApiConfig::new(listen);
-        config.token = token;
-        let log_names = monitor.sources().iter().map(|s| s.name.clone()).collect();
-        let state = ctwatch_api::ApiState::new(monitor.store(), metrics.clone())
-            .with_readiness(ctwatch_api::Readiness::LogsVerified(log_names))
-            .with_watched_cas(cas.iter().map(Into::into).collect());
-        let server = ctwatch_api::ApiServer::bind(config, state).await?;
-        tracing::info!(addr = %server.local_addr(), "serving /metrics and /api/v1");
-        eprintln!("ctwatch: metrics and API at http://{}/", server.local_addr());
-        let shutdown = cancel.clone().cancelled_owned();
-        tokio::spawn(async move {
-            if let Err(e) = server.run(shutdown).await {
-                tracing::error!(error = %e, "API server failed");
-            }
-        });
+        spawn_api(&settings, &monitor, metrics, cancel.clone()).await?;
     }
-    let signal_cancel = cancel.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("signal received: draining in-flight work");
-        crate::notify::notify("STOPPING=1");
-        signal_cancel.cancel();
-    });
+    cancel_on_signal(cancel.clone());
     // Configuration valid, store open, listener bound: ready as far as systemd is concerned
     // (/readyz additionally waits for every log's verified tree head).
     crate::notify::notify("READY=1");
@@ -318,8 +292,13 @@ pub async fn run_monitor(
         }
     };
     crate::usage::report_self(started.elapsed());
+    Ok(summarise(&summaries, mode))
+}
+
+/// Print one line per log and map the outcome to the exit code.
+pub fn summarise(summaries: &[ctwatch_monitor::LogSummary], mode: RunMode) -> ExitCode {
     let mut all_caught_up = true;
-    for s in &summaries {
+    for s in summaries {
         let outcome = match &s.outcome {
             LogOutcome::CaughtUp => "caught up".to_string(),
             LogOutcome::Misbehaved(m) => {
@@ -342,11 +321,57 @@ pub async fn run_monitor(
             s.verified_size.map_or("-".into(), |v| v.to_string())
         );
     }
-    Ok(if mode == RunMode::UntilCaughtUp && !all_caught_up {
-        ExitCode::from(EX_NOT_CAUGHT_UP)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if mode == RunMode::UntilCaughtUp && !all_caught_up { ExitCode::from(EX_NOT_CAUGHT_UP) } else { ExitCode::SUCCESS }
+}
+
+/// The process's metrics, on one registry.
+pub fn new_metrics(settings: &Settings) -> anyhow::Result<std::sync::Arc<ctwatch_api::Metrics>> {
+    let registry = prometheus::Registry::new();
+    Ok(std::sync::Arc::new(ctwatch_api::Metrics::new(
+        &registry,
+        ctwatch_api::MetricsConfig {
+            watched_cas: settings.cas.iter().map(|c| c.name.clone()).collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        },
+    )?))
+}
+
+/// Serve /metrics and the HTTP API on `[metrics] listen` until `cancel`, reading `monitor`'s
+/// store (the handle stays valid after the monitor ends). Returns the bound address.
+pub async fn spawn_api(
+    settings: &Settings,
+    monitor: &Monitor,
+    metrics: std::sync::Arc<ctwatch_api::Metrics>,
+    cancel: CancellationToken,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let mut config = ctwatch_api::ApiConfig::new(settings.metrics_listen);
+    config.token = settings.metrics_token.clone();
+    let log_names = monitor.sources().iter().map(|s| s.name.clone()).collect();
+    let state = ctwatch_api::ApiState::new(monitor.store(), metrics)
+        .with_readiness(ctwatch_api::Readiness::LogsVerified(log_names))
+        .with_watched_cas(settings.cas.iter().map(Into::into).collect());
+    let server = ctwatch_api::ApiServer::bind(config, state).await?;
+    let addr = server.local_addr();
+    tracing::info!(addr = %addr, "serving /metrics and /api/v1");
+    eprintln!("ctwatch: metrics and API at http://{addr}/");
+    let shutdown = cancel.cancelled_owned();
+    tokio::spawn(async move {
+        if let Err(e) = server.run(shutdown).await {
+            tracing::error!(error = %e, "API server failed");
+        }
+    });
+    Ok(addr)
+}
+
+/// Cancel `cancel` on SIGTERM or SIGINT (telling systemd we are stopping).
+pub fn cancel_on_signal(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: draining in-flight work");
+        crate::notify::notify("STOPPING=1");
+        cancel.cancel();
+    });
 }
 
 async fn wait_for_signal() {

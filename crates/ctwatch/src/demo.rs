@@ -1,28 +1,42 @@
-//! `ctwatch demo`: a self-contained run on the embedded default (SQLite) against test logs
-//! served in-process on 127.0.0.1, so the main job works on a machine without network.
+//! `ctwatch demo`: the main job on the embedded default (SQLite) with no network. It serves the
+//! incident scenario (crates/scenario: a surge, CAA conflicts, reused compromised keys, lint
+//! failures, late revocations) from two test logs (one RFC 6962, one static-ct-api), a DNS
+//! server and a CRL server, all on 127.0.0.1; monitors it with metrics and the HTTP API
+//! served; prints what it found; then keeps tailing the growing logs until Ctrl-C (or exits
+//! with `--once`).
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use ctwatch_ct::sth::LogSigner;
-use ctwatch_monitor::RunMode;
 use ctwatch_monitor::config::Settings;
-use ctwatch_testlog::{
-    CertFactory, LeafSpec, ListedAs, TestLog, ValidationLevel, log_list_json_with, now_ms, serve_local,
-};
+use ctwatch_monitor::{Monitor, RunMode};
+use ctwatch_scenario::{HOUR, ServedScenario};
+use ctwatch_testlog::{CertFactory, LeafSpec, ListedAs, TestLog, ValidationLevel, log_list_json_with, now_ms};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
-/// Certificates issued per CA in the initial scenario.
-const INITIAL_CERTS: usize = 400;
+/// Printed on stdout once the scenario is processed (scripts and tests wait for it).
+pub const CAUGHT_UP_MARKER: &str = "ctwatch demo: scenario processed";
 
-/// Run the demo: build the scenario, serve it, monitor it until caught up, print the result;
-/// with `keep_running`, keep growing the logs and tailing them until Ctrl-C.
-pub async fn run_demo(dir: Option<PathBuf>, keep_running: bool) -> anyhow::Result<ExitCode> {
-    let (dir, _guard) = match dir {
+/// `ctwatch demo` options.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Directory for the config and database (default: a new temporary directory).
+    pub dir: Option<PathBuf>,
+    /// Where metrics and the API listen.
+    pub listen: SocketAddr,
+    /// Exit once the scenario is processed instead of tailing.
+    pub once: bool,
+}
+
+/// Run the demo.
+pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
+    let (dir, _guard) = match &opts.dir {
         Some(d) => {
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-            (d, None)
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            (d.clone(), None)
         }
         None => {
             let t = tempfile::tempdir().context("creating a temporary directory")?;
@@ -30,129 +44,138 @@ pub async fn run_demo(dir: Option<PathBuf>, keep_running: bool) -> anyhow::Resul
         }
     };
     eprintln!("ctwatch demo: working in {}", dir.display());
-
-    let watched = CertFactory::new("Demo Watched CA").context("creating the demo CA")?;
-    let other = CertFactory::new("Demo Other CA").context("creating the demo CA")?;
+    eprintln!("ctwatch demo: generating the incident scenario (about 2,000 log entries)...");
     let rfc6962 = TestLog::new("demo-rfc6962", LogSigner::generate());
     let tiled = TestLog::new("demo-tiled", LogSigner::generate());
-    let start = now_ms() - 48 * 3_600_000;
-    issue_batch(&[&rfc6962, &tiled], &watched, &other, 0, INITIAL_CERTS, start)?;
-    rfc6962.publish();
-    tiled.publish();
-    let server = serve_local(vec![rfc6962.clone(), tiled.clone()]).await.context("starting the test log server")?;
-    eprintln!("ctwatch demo: test logs at {}", server.base_url());
+    let now = ctwatch_monitor::follow::unix_now();
+    let mut scenario = ServedScenario::start(vec![rfc6962.clone(), tiled.clone()], now)
+        .await
+        .context("serving the demo scenario on 127.0.0.1")?;
+    eprintln!(
+        "ctwatch demo: test logs at {}, DNS at {}, CRLs at http://{}/",
+        scenario.server.base_url(),
+        scenario.dns.addr,
+        scenario.crls.addr
+    );
 
-    let list = log_list_json_with(&server, &[(rfc6962.clone(), ListedAs::Rfc6962), (tiled.clone(), ListedAs::Tiled)]);
+    let list =
+        log_list_json_with(&scenario.server, &[(rfc6962.clone(), ListedAs::Rfc6962), (tiled.clone(), ListedAs::Tiled)]);
     std::fs::write(dir.join("log_list.json"), list).context("writing log_list.json")?;
-    std::fs::write(dir.join("watched-issuer.pem"), pem("CERTIFICATE", watched.issuer_der()))
-        .context("writing watched-issuer.pem")?;
     let config_path = dir.join("ctwatch.toml");
-    std::fs::write(&config_path, demo_config()).context("writing ctwatch.toml")?;
+    let config = demo_config(opts.listen, &scenario.detectors_toml(&dir).context("writing the CA certificates")?);
+    std::fs::write(&config_path, config).context("writing ctwatch.toml")?;
     eprintln!("ctwatch demo: config {}", config_path.display());
-
     let settings = Settings::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store_path = settings.store_path.clone();
-    let code =
-        crate::cli::run_monitor(settings.clone(), RunMode::UntilCaughtUp, Duration::from_secs(30), false).await?;
-    println!();
-    crate::status::print_status(&store_path, crate::cli::OutputFormat::Table)?;
-    print_summary(&store_path)?;
 
-    if keep_running {
-        eprintln!("ctwatch demo: tailing; the logs grow every 2 s (Ctrl-C to stop)");
-        let grower = {
-            let (a, b) = (rfc6962.clone(), tiled.clone());
-            tokio::spawn(async move {
-                let mut round = 0usize;
-                loop {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    round += 1;
-                    let offset = INITIAL_CERTS + round * 10;
-                    if issue_batch(&[&a, &b], &watched, &other, offset, 10, now_ms()).is_err() {
-                        break;
-                    }
-                    a.publish();
-                    b.publish();
-                }
-            })
-        };
-        let mut daemon = settings;
-        daemon.poll_interval = Duration::from_secs(1);
-        daemon.partial_tile_delay = Duration::from_secs(5);
-        let code = crate::cli::run_monitor(daemon, RunMode::Daemon, Duration::from_secs(30), true).await?;
-        grower.abort();
-        server.shutdown().await;
+    let cancel = CancellationToken::new();
+    crate::cli::cancel_on_signal(cancel.clone());
+    let metrics = crate::cli::new_metrics(&settings)?;
+    let monitor = Monitor::with_observer(settings.clone(), open_store(&settings.store_path)?, metrics.clone()).await?;
+    crate::cli::spawn_api(&settings, &monitor, metrics.clone(), cancel.clone()).await?;
+    let summaries = monitor.run(RunMode::UntilCaughtUp, cancel.clone()).await?;
+    let code = crate::cli::summarise(&summaries, RunMode::UntilCaughtUp);
+    println!();
+    crate::status::print_status(&settings.store_path, crate::cli::OutputFormat::Table)?;
+    print_summary(&settings.store_path)?;
+    println!("{CAUGHT_UP_MARKER}");
+    if opts.once || cancel.is_cancelled() {
+        cancel.cancel();
+        scenario.server.shutdown().await;
         return Ok(code);
     }
-    server.shutdown().await;
-    Ok(code)
+
+    eprintln!(
+        "ctwatch demo: tailing; the logs grow every 2 s. Try http://{}/api/v1/findings (Ctrl-C to stop)",
+        opts.listen
+    );
+    let grower = match scenario.incidents.factories.remove("HiPKI") {
+        Some(ca) => {
+            let (a, b) = (rfc6962.clone(), tiled.clone());
+            Some(tokio::spawn(async move { grow(&ca, &a, &b).await }))
+        }
+        None => None,
+    };
+    let store_path = settings.store_path.clone();
+    let mut daemon = settings;
+    daemon.partial_tile_delay = Duration::from_secs(5);
+    let monitor = Monitor::with_observer(daemon, open_store(&store_path)?, metrics).await?;
+    let result = monitor.run(RunMode::Daemon, cancel.clone()).await;
+    cancel.cancel();
+    if let Some(g) = grower {
+        g.abort();
+    }
+    scenario.server.shutdown().await;
+    Ok(crate::cli::summarise(&result?, RunMode::Daemon))
 }
 
-/// Issue `n` certificates from each CA into every log (precert + final for most, some precert
-/// only), numbered from `offset`.
-fn issue_batch(
-    logs: &[&TestLog],
-    watched: &CertFactory,
-    other: &CertFactory,
-    offset: usize,
-    n: usize,
-    start_ms: u64,
-) -> anyhow::Result<()> {
-    for i in offset..offset + n {
-        for (ca, domain) in [(watched, "watched-example.tw"), (other, "other-example.com")] {
-            let mut spec = LeafSpec::new([format!("host{i}.{domain}"), format!("www.host{i}.{domain}")]);
-            if i % 5 == 0 {
-                spec.validation = ValidationLevel::Ov;
-            }
-            let ts = start_ms + (i as u64 % 3600) * 1000;
-            let chain = ca.chain();
-            let precert = ca.precert(&spec)?;
-            let mut first = None;
-            for log in logs {
-                let idx = log.add_precert_entry(&precert.der, ca.issuer_der(), chain[1..].to_vec(), ts)?;
-                first.get_or_insert(idx);
-            }
-            if i % 4 != 0 {
-                let sct = logs[0].sct_for_entry(first.unwrap_or(0))?;
-                let final_der = ca.final_cert(&precert, &ctwatch_testlog::encode_sct_list(&[sct]))?;
-                for log in logs {
-                    log.add_x509_entry(&final_der, chain.clone(), ts)?;
-                }
+fn open_store(path: &Path) -> anyhow::Result<Box<dyn ctwatch_store::Store>> {
+    let store = ctwatch_store::SqliteStore::open(path).with_context(|| format!("opening store {}", path.display()))?;
+    Ok(Box::new(store))
+}
+
+/// Ten ordinary certificates of `ca` every two seconds into both logs (precertificate and final
+/// certificate), under a name without CAA records.
+async fn grow(ca: &CertFactory, a: &TestLog, b: &TestLog) {
+    let mut i = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for _ in 0..10 {
+            i += 1;
+            let mut spec = LeafSpec::new([format!("live{i}.corp.tw")]);
+            spec.validation = ValidationLevel::Ov;
+            let now_s = ctwatch_monitor::follow::unix_now();
+            spec.not_before = now_s - 60;
+            spec.not_after = now_s + 90 * 24 * HOUR;
+            if issue(ca, &[a, b], &spec).is_err() {
+                return;
             }
         }
+        a.publish();
+        b.publish();
+    }
+}
+
+fn issue(ca: &CertFactory, logs: &[&TestLog; 2], spec: &LeafSpec) -> anyhow::Result<()> {
+    let ts = now_ms();
+    let precert = ca.precert(spec)?;
+    let chain = ca.chain();
+    let rest = chain.get(1..).unwrap_or_default().to_vec();
+    let first = logs[0].add_precert_entry(&precert.der, ca.issuer_der(), rest.clone(), ts)?;
+    logs[1].add_precert_entry(&precert.der, ca.issuer_der(), rest, ts)?;
+    let sct = logs[0].sct_for_entry(first)?;
+    let final_der = ca.final_cert(&precert, &ctwatch_testlog::encode_sct_list(&[sct]))?;
+    for log in logs {
+        log.add_x509_entry(&final_der, chain.clone(), ts)?;
     }
     Ok(())
 }
 
-fn demo_config() -> String {
-    "# Written by `ctwatch demo`.\n\
-     log_list = \"log_list.json\"\n\n\
-     [store]\npath = \"ctwatch.sqlite\"\n\n\
-     [fetch]\npoll_interval_secs = 1\npartial_tile_delay_secs = 0\nrequests_per_second = 200\nconcurrency = 4\n\n\
-     [[ca]]\nname = \"Demo Watched CA\"\nissuers = [\"watched-issuer.pem\"]\ncaa_identifiers = [\"demo-ca.example\"]\n\n\
-     [metrics]\nlisten = \"127.0.0.1:9898\"\n"
-        .to_string()
+fn demo_config(listen: SocketAddr, detectors: &str) -> String {
+    format!(
+        "# Written by `ctwatch demo`.\n\
+         log_list = \"log_list.json\"\n\n\
+         [store]\npath = \"ctwatch.sqlite\"\n\n\
+         [fetch]\npoll_interval_secs = 1\npartial_tile_delay_secs = 0\nrequests_per_second = 200\nconcurrency = 4\n\n\
+         [metrics]\nlisten = \"{listen}\"\n\n\
+         {detectors}"
+    )
 }
 
 fn print_summary(store_path: &Path) -> anyhow::Result<()> {
     use ctwatch_store::Store as _;
     let store = ctwatch_store::SqliteStore::open_read_only(store_path)?;
     let certs = store.certificate_count()?;
-    let findings = store.findings(&ctwatch_store::FindingFilter::default())?;
-    println!("\n{certs} distinct certificates of the watched CA stored; {} findings", findings.len());
-    for f in findings.iter().take(20) {
-        println!("  #{} {} [{:?}] {}", f.id, f.kind, f.severity, f.ca.as_deref().unwrap_or("-"));
+    let findings = store.findings(&ctwatch_store::FindingFilter { limit: Some(10_000), ..Default::default() })?;
+    let mut by_kind: std::collections::BTreeMap<&str, (usize, u64)> = Default::default();
+    for f in &findings {
+        let e = by_kind.entry(f.kind.as_str()).or_default();
+        e.0 += 1;
+        e.1 += f.certificate_count;
     }
+    println!("\n{certs} distinct certificates of the watched CAs stored; {} findings:", findings.len());
+    for (kind, (n, certs)) in by_kind {
+        println!("  {kind:<24} {n:>4} findings  {certs:>6} certificates");
+    }
+    println!("Details: `ctwatch findings list --config {}`", store_path.with_file_name("ctwatch.toml").display());
     Ok(())
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
