@@ -319,6 +319,43 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, root: &Hash, proof: 
     Ok(())
 }
 
+/// The compact range of the first `index` leaves, read off a verified inclusion proof of leaf
+/// `index` in a tree of `size` leaves: the proof's left siblings are exactly the perfect
+/// subtrees that make up `[0, index)`. With it a monitor can start verifying at `index` without
+/// downloading what comes before (a backfill of `[index, m)`: append the range's leaves, then
+/// prove `[0, m)` a prefix of a signed tree head).
+///
+/// The proof is verified against `root` first, so the result is as trustworthy as `root`.
+pub fn compact_range_before(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    root: &Hash,
+    proof: &[Hash],
+) -> Result<CompactRange, ProofError> {
+    verify_inclusion(index, size, leaf, root, proof)?;
+    let mut fn_ = index;
+    let mut sn = size - 1;
+    // Left siblings, smallest (lowest) first.
+    let mut left = Vec::new();
+    for p in proof {
+        if fn_ & 1 == 1 || fn_ == sn {
+            // A left sibling. When the node is the last of its level (fn_ == sn, even) it has
+            // no sibling there: the element is the left sibling of the ancestor reached by
+            // climbing while the node is a left child.
+            left.push(*p);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    left.reverse();
+    CompactRange::from_parts(index, left)
+}
+
 /// Compute a consistency proof from the tree of the first `first` leaves to the tree of all
 /// `leaves` (RFC 6962 §2.1.2 `PROOF(first, D[n])`). The proof is empty when `first` is 0, equal
 /// to `leaves.len()`, or larger (an invalid request the caller should reject beforehand).
@@ -382,6 +419,41 @@ fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn compact_range_before_matches_the_leaves_for_every_index_and_size() {
+        let leaves: Vec<Hash> = (0..70u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for size in 1..=leaves.len() {
+            let tree = &leaves[..size];
+            let root = root_from_leaf_hashes(tree);
+            for index in 0..size {
+                let proof = inclusion_proof(index as u64, tree);
+                let range = compact_range_before(index as u64, size as u64, &tree[index], &root, &proof)
+                    .unwrap_or_else(|e| panic!("index {index} size {size}: {e}"));
+                assert_eq!(range, CompactRange::from_leaf_hashes(&tree[..index]), "index {index} size {size}");
+                // Appending the rest gives the signed root.
+                let mut rest = range.clone();
+                for leaf in &tree[index..] {
+                    rest.append(*leaf);
+                }
+                assert_eq!(rest.root(), root);
+            }
+        }
+    }
+
+    #[test]
+    fn compact_range_before_rejects_a_proof_that_does_not_verify() {
+        let leaves: Vec<Hash> = (0..13u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let root = root_from_leaf_hashes(&leaves);
+        let mut proof = inclusion_proof(6, &leaves);
+        assert!(compact_range_before(6, 13, &leaves[6], &root, &proof).is_ok());
+        assert!(compact_range_before(6, 13, &leaves[7], &root, &proof).is_err());
+        assert!(compact_range_before(7, 13, &leaves[6], &root, &proof).is_err());
+        assert!(compact_range_before(6, 13, &leaves[6], &[0; 32], &proof).is_err());
+        proof[0][0] ^= 1;
+        assert!(compact_range_before(6, 13, &leaves[6], &root, &proof).is_err());
+        assert!(compact_range_before(13, 13, &leaves[6], &root, &[]).is_err());
+    }
     use super::*;
 
     /// Leaf hashes of `n` distinct synthetic leaves.
