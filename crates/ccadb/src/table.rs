@@ -6,8 +6,10 @@
 //! order mark before the first header is removed, and CRLF line endings are accepted.
 
 use crate::CcadbError;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
+use std::rc::Rc;
 
 /// A problem with one data row: the row is left out of the result and the problem reported.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,9 +41,33 @@ impl<T> Default for Parsed<T> {
     }
 }
 
+/// A reader that remembers where every newline is, so that rows can be given the line numbers
+/// an editor shows (the CSV layer's own line counter is off by one per CRLF line).
+struct LineTracking<R> {
+    inner: R,
+    offset: u64,
+    /// Byte offsets of every `\n` read so far, ascending.
+    newlines: Rc<RefCell<Vec<u64>>>,
+}
+
+impl<R: Read> Read for LineTracking<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut newlines = self.newlines.borrow_mut();
+        for (i, b) in buf.iter().take(n).enumerate() {
+            if *b == b'\n' {
+                newlines.push(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// A CSV file whose header has been read.
 pub(crate) struct Table<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<LineTracking<R>>,
+    newlines: Rc<RefCell<Vec<u64>>>,
     columns: HashMap<String, usize>,
     width: usize,
 }
@@ -55,7 +81,9 @@ pub(crate) struct Row<'a> {
 impl<R: Read> Table<R> {
     /// Read the header row. Header names are trimmed and a leading byte order mark is dropped.
     pub fn open(input: R) -> Result<Self, CcadbError> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
+        let newlines = Rc::new(RefCell::new(Vec::new()));
+        let tracked = LineTracking { inner: input, offset: 0, newlines: newlines.clone() };
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(tracked);
         let headers = reader.headers().map_err(|e| CcadbError::Header { detail: e.to_string() })?.clone();
         let mut columns = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
@@ -66,7 +94,13 @@ impl<R: Read> Table<R> {
         if columns.keys().all(|k| k.is_empty()) {
             return Err(CcadbError::Header { detail: "the file is empty or its header row has no names".into() });
         }
-        Ok(Table { reader, columns, width: headers.len() })
+        Ok(Table { reader, newlines, columns, width: headers.len() })
+    }
+
+    /// The 1-based line of a byte offset already read. With CRLF endings the CSV layer places a
+    /// record at the `\n` ending the previous line, so a newline at the offset itself counts.
+    fn line_of(&self, byte: u64) -> u64 {
+        self.newlines.borrow().partition_point(|&nl| nl <= byte) as u64 + 1
     }
 
     /// Whether the header has a column of this name.
@@ -86,11 +120,11 @@ impl<R: Read> Table<R> {
         let mut out = Parsed::default();
         let mut record = csv::StringRecord::new();
         loop {
-            let line = self.reader.position().line();
+            let start = self.reader.position().byte();
             match self.reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let line = record.position().map_or(line, |p| p.line());
+                    let line = self.line_of(record.position().map_or(start, |p| p.byte()));
                     if record.len() != self.width {
                         out.errors.push(RowError {
                             line,
@@ -105,7 +139,7 @@ impl<R: Read> Table<R> {
                     }
                 }
                 Err(e) => {
-                    let line = e.position().map_or(line, |p| p.line());
+                    let line = self.line_of(e.position().map_or(start, |p| p.byte()));
                     if let csv::ErrorKind::Io(io) = e.kind() {
                         return Err(CcadbError::Io { detail: io.to_string() });
                     }
@@ -152,6 +186,14 @@ mod tests {
         let p = read("a,b\r\n\"x\r\ny\",\"say \"\"hi\"\"\"\r\nz,w\r\n");
         assert_eq!(p.rows, vec![("x\r\ny".into(), "say \"hi\"".into()), ("z".into(), "w".into())]);
         assert!(p.errors.is_empty());
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_lines_like_an_editor() {
+        for text in ["a,b\r\n1,2\r\n\"x\r\ny\",4\r\nshort\r\n", "a,b\n1,2\n\"x\ny\",4\nshort\n"] {
+            let p = Table::open(text.as_bytes()).unwrap().rows(|_| Ok(())).unwrap();
+            assert_eq!(p.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5], "{text:?}");
+        }
     }
 
     #[test]
