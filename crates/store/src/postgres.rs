@@ -67,6 +67,12 @@ pub(crate) struct Location {
     pub(crate) target: String,
 }
 
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Location").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
 impl Location {
     /// Parse a `postgres://` URL with ctwatch's `schema` parameter (see the module docs).
     pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
