@@ -49,6 +49,12 @@ impl CaaWorker {
         CaaWorker { store, watch, checker, retry, max_attempts, attempts: HashMap::new(), observer }
     }
 
+    /// When the next certificate waiting to retry an indeterminate answer falls due, if one
+    /// is waiting.
+    pub fn next_retry(&self) -> Option<std::time::Instant> {
+        self.attempts.values().map(|(_, at)| *at + self.retry).min()
+    }
+
     /// Check pending certificates until none is due. Returns what was done.
     pub async fn pass(&mut self) -> Result<CaaPass, StoreError> {
         let mut total = CaaPass::default();

@@ -40,11 +40,17 @@ pub struct CrlWorker {
     pub(crate) http: ctwatch_client::HttpConfig,
     pub(crate) last_fetch: HashMap<String, Instant>,
     pub(crate) observer: Arc<dyn crate::MonitorObserver>,
+    /// Whether the CRL URLs of certificates stored by earlier runs were added to
+    /// `discovered` (once per worker: the followers add those of new certificates).
+    pub(crate) seeded: bool,
 }
 
 impl CrlWorker {
     /// Fetch every URL that is due (all of them when `force`).
     pub async fn pass(&mut self, force: bool) -> Result<CrlPass, StoreError> {
+        if self.from_certificates && !self.seeded {
+            self.seed_from_store().await?;
+        }
         let mut urls: BTreeSet<String> = self.configured.iter().cloned().collect();
         if self.from_certificates
             && let Ok(d) = self.discovered.lock()
@@ -62,6 +68,31 @@ impl CrlWorker {
         Ok(pass)
     }
 
+    /// Add the CRL distribution points of every stored certificate to `discovered`: after a
+    /// restart, the issuers' CRLs are polled even before their next certificate is logged.
+    async fn seed_from_store(&mut self) -> Result<(), StoreError> {
+        const PAGE: usize = 1000;
+        let mut after = 0;
+        loop {
+            let page = self.store.call(move |s| s.certificates(after, PAGE)).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            if let Ok(mut urls) = self.discovered.lock() {
+                for url in page.iter().flat_map(|c| c.facts.crl_distribution_points.iter()) {
+                    // The same bound as the followers keep.
+                    if urls.len() < 100_000 {
+                        urls.insert(url.clone());
+                    }
+                }
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        self.seeded = true;
+        Ok(())
+    }
+
     async fn poll(&mut self, url: &str, pass: &mut CrlPass) -> Result<(), StoreError> {
         let now = unix_now();
         // Only http(s) URLs of watched issuers' certificates or the configuration are fetched;
@@ -76,12 +107,16 @@ impl CrlWorker {
             Err(e) => {
                 pass.rejected += 1;
                 self.observer.on_crl_fetch("unreachable");
-                return self.problem(url, "unreachable", &e.to_string(), now).await;
+                // A CRL beyond the size bound is the publisher's doing, not the network's.
+                let what =
+                    if matches!(e, ctwatch_client::FetchError::TooLarge { .. }) { "too_large" } else { "unreachable" };
+                return self.problem(url, what, &e.to_string(), now).await;
             }
         };
         let candidates: Vec<Vec<u8>> = self.issuers.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
         let mut last_error = "no issuer certificate known to verify it with".to_string();
         let mut parsed: Option<ParsedCrl> = None;
+        let mut matched_issuer = false;
         for der in &candidates {
             let Ok(issuer) = IssuerKey::from_cert_der(der) else { continue };
             match parse_crl(&bytes, &issuer, &self.limits) {
@@ -89,7 +124,21 @@ impl CrlWorker {
                     parsed = Some(p);
                     break;
                 }
-                Err(e) => last_error = e.to_string(),
+                // Every other candidate issuer fails with a name or key-id mismatch: keep the
+                // reason of the issuer the CRL names (a bad signature, a bad number), which is
+                // the one that explains the rejection.
+                Err(
+                    e @ (ctwatch_keys::crl::CrlError::WrongIssuer { .. }
+                    | ctwatch_keys::crl::CrlError::AuthorityKeyIdMismatch { .. }),
+                ) => {
+                    if !matched_issuer {
+                        last_error = e.to_string();
+                    }
+                }
+                Err(e) => {
+                    matched_issuer = true;
+                    last_error = e.to_string();
+                }
             }
         }
         let Some(crl) = parsed else {

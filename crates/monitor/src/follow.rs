@@ -145,7 +145,29 @@ impl LogFollower {
 
     /// One poll: fetch and check the head, then download and commit everything up to it (up to
     /// `limit` entries at most when given). Returns the verified head's size.
+    ///
+    /// A response that breaks the protocol (not JSON, cut short, larger than the bound, an
+    /// empty or over-long get-entries batch) is recorded as a `bad_response` misbehaviour;
+    /// network errors and timeouts stay plain fetch errors (they may be ours, not the log's).
+    /// So is a 404 for a tile: the follower only asks for tiles (at the widths) the verified
+    /// checkpoint covers, which a log must serve — a full tile that never appears while only
+    /// partial ones do is a log stuck in the past.
     pub async fn round(&mut self, limit: Option<u64>, cancel: &CancellationToken) -> Result<u64, RoundError> {
+        match self.round_inner(limit, cancel).await {
+            Err(RoundError::Fetch(e)) if e.is_log_misbehaviour() => {
+                Err(self.misbehaved(Misbehaviour::BadResponse { detail: e.to_string() }).await)
+            }
+            Err(RoundError::Fetch(FetchError::Status { url, status: 404 }))
+                if matches!(self.access, Access::Tiled { .. }) && url.contains("/tile/") =>
+            {
+                let detail = format!("{url}: HTTP 404 for a tile the checkpoint covers");
+                Err(self.misbehaved(Misbehaviour::BadResponse { detail }).await)
+            }
+            other => other,
+        }
+    }
+
+    async fn round_inner(&mut self, limit: Option<u64>, cancel: &CancellationToken) -> Result<u64, RoundError> {
         let sth = self.fetch_head().await?;
         let now = unix_now();
         self.check_head(&sth, now).await?;

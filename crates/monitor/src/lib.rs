@@ -253,6 +253,7 @@ impl Monitor {
             http: self.shared.http.clone(),
             last_fetch: Default::default(),
             observer: self.shared.observer.clone(),
+            seeded: false,
         }
     }
 
@@ -344,19 +345,22 @@ impl Monitor {
         cancel: &CancellationToken,
     ) -> Result<(), MonitorError> {
         if let Some(mut w) = caa {
-            for _ in 0..=self.settings.caa_max_attempts {
-                let pass = w.pass().await?;
-                if pass.deferred == 0 || cancel.is_cancelled() {
-                    break;
-                }
+            w.pass().await?;
+            // Indeterminate certificates wait `caa_retry` after each attempt, each from the
+            // end of its own check: go on until every one was answered or given up (every
+            // retry counts an attempt, so this ends), waking when the next one is due.
+            while let Some(due) = w.next_retry() {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(self.settings.caa_retry) => {}
+                    _ = tokio::time::sleep_until(due.into()) => {}
                 }
-                // Anything deferred in the last round is due again now.
-                let again = w.pass().await?;
-                if again.deferred == 0 {
-                    break;
+                let pass = w.pass().await?;
+                if pass.checked == 0 && pass.deferred == 0 {
+                    // What is due lies beyond the page a pass reads: let the rest fall due.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(self.settings.caa_retry) => {}
+                    }
                 }
             }
         }
