@@ -100,6 +100,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// CCADB tools: build the CA-owner map, list issuers the map does not know.
+    Ccadb {
+        #[command(subcommand)]
+        command: crate::ccadb::CcadbCommand,
+    },
     /// Benchmarks (see README#performance).
     Bench {
         #[command(subcommand)]
@@ -237,6 +242,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),
         Command::Findings { command } => crate::findings::run(command),
+        Command::Ccadb { command } => crate::ccadb::run(command),
         Command::Bench {
             command: BenchCommand::CatchUp { entries, watched_percent, runs, view, certspotter, dir },
         } => {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod ccadb;
 mod cli;
 mod demo;
 mod findings;
