@@ -31,6 +31,12 @@ struct SthJson {
 }
 
 #[derive(serde::Deserialize)]
+struct ProofByHashJson {
+    leaf_index: u64,
+    audit_path: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
 struct ConsistencyJson {
     consistency: Vec<String>,
 }
@@ -99,6 +105,30 @@ impl Rfc6962Client {
             return Err(malformed(&url, format!("{} proof hashes", j.consistency.len())));
         }
         j.consistency.iter().map(|h| decode_hash(&url, "consistency", h)).collect()
+    }
+
+    /// GET ct/v1/get-proof-by-hash: the index of the leaf whose Merkle leaf hash is
+    /// `leaf_hash` in the tree of `tree_size` leaves, and its inclusion proof. Nothing is
+    /// verified here.
+    pub async fn get_proof_by_hash(&self, leaf_hash: &Hash, tree_size: u64) -> Result<(u64, Vec<Hash>), FetchError> {
+        let hash: String = B64
+            .encode(leaf_hash)
+            .chars()
+            .map(|c| match c {
+                '+' => "%2B".to_string(),
+                '/' => "%2F".to_string(),
+                '=' => "%3D".to_string(),
+                c => c.to_string(),
+            })
+            .collect();
+        let url = format!("{}ct/v1/get-proof-by-hash?hash={hash}&tree_size={tree_size}", self.base);
+        let body = self.fetch("get-proof-by-hash", &url).await?;
+        let j: ProofByHashJson = parse_json(&url, &body)?;
+        if j.audit_path.len() > 128 {
+            return Err(malformed(&url, format!("{} proof hashes", j.audit_path.len())));
+        }
+        let path = j.audit_path.iter().map(|h| decode_hash(&url, "audit_path", h)).collect::<Result<_, _>>()?;
+        Ok((j.leaf_index, path))
     }
 
     /// GET ct/v1/get-entries for `[start, end]` (inclusive). The log may return fewer entries

@@ -47,6 +47,21 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         grace_secs: u64,
     },
+    /// Re-read entries [from, to) of a log below its cursor (e.g. after adding a CA to the
+    /// watch list) with full verification; progress bar on a terminal, log lines otherwise.
+    Backfill {
+        #[arg(long)]
+        config: PathBuf,
+        /// The log's name as configured (see `ctwatch status`).
+        #[arg(long)]
+        log: String,
+        /// First entry index.
+        #[arg(long)]
+        from: u64,
+        /// End of the range (exclusive), at most the log's cursor.
+        #[arg(long)]
+        to: u64,
+    },
     /// Validate a configuration file and exit (64 when invalid).
     CheckConfig { file: PathBuf },
     /// Per-log tree size, cursor and lag from the store.
@@ -212,6 +227,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let mode = if until_caught_up { RunMode::UntilCaughtUp } else { RunMode::Daemon };
             runtime.block_on(run_monitor(settings, mode, Duration::from_secs(grace_secs), mode == RunMode::Daemon))
         }
+        Command::Backfill { config, log, from, to } => {
+            runtime.block_on(crate::backfill::run(&config, &log, from, to))
+        }
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
             crate::status::print_status(&settings.store_path, format)?;
@@ -240,7 +258,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             runtime.block_on(crate::tools::keys_import(&config, &file))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { dir, keep_running } => runtime.block_on(crate::demo::run_demo(dir, keep_running)),
+        Command::Demo { dir, listen, once } => {
+            runtime.block_on(crate::demo::run_demo(crate::demo::DemoOptions { dir, listen, once }))
+        }
         Command::Findings { command } => crate::findings::run(command),
         Command::Ccadb { command } => crate::ccadb::run(command),
         Command::Bench {

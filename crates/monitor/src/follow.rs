@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+mod backfill;
+pub use backfill::{BackfillError, BackfillOutcome, backfill};
+
 /// Why a round stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RoundError {
@@ -83,6 +86,9 @@ pub struct LogFollower {
     committed_range: CompactRange,
     /// Tiled logs: a partial last tile is fetched only once it stayed partial this long.
     partial_since: Option<(u64, Instant)>,
+    /// Backfilling: commits write below the stored cursor and leave it where it is, with
+    /// issuance counted for new certificates when the flag is set.
+    backfill: Option<bool>,
 }
 
 impl LogFollower {
@@ -126,6 +132,7 @@ impl LogFollower {
             committed,
             committed_range,
             partial_since: None,
+            backfill: None,
         })
     }
 
@@ -505,6 +512,7 @@ impl LogFollower {
             .store
             .call({
                 let watch = self.shared.watch.clone();
+                let backfill = self.backfill;
                 move |s| {
                     let mut commit = commit;
                     for mut f in crate::detect::precert_mismatches(s, &commit)? {
@@ -517,7 +525,10 @@ impl LogFollower {
                             .map(|c| c.name.clone());
                         commit.findings.push(f);
                     }
-                    s.commit(&commit)
+                    match backfill {
+                        Some(count_issuance) => s.commit_backfill(&commit, count_issuance),
+                        None => s.commit(&commit),
+                    }
                 }
             })
             .await?;
@@ -746,20 +757,31 @@ struct TileCache {
 }
 
 /// The root of the tree of `n` leaves whose first `range.size()` leaves we hold as `range`,
-/// completing the right side from the log's hash tiles: at each position take the largest
-/// aligned perfect subtree that fits, whose root is computed from at most 128 hashes of one
-/// tile. Tile contents need no trust: a wrong hash just gives a root that does not match.
+/// completing the right side from the log's hash tiles (see [`tiled_extend`]).
 async fn tiled_root(
     client: &StaticClient,
     tiles: &mut TileCache,
     range: &CompactRange,
     n: u64,
 ) -> Result<Hash, RoundError> {
-    let mut acc = range.clone();
+    Ok(tiled_extend(client, tiles, range.clone(), n, n).await?.root())
+}
+
+/// Extend `acc` to `upto` leaves with subtree roots read from the hash tiles of the tree of
+/// `n >= upto` leaves: at each position take the largest aligned perfect subtree that fits,
+/// whose root is computed from at most 128 hashes of one tile. Tile contents need no trust: a
+/// wrong hash just gives a root that does not match a signed one.
+async fn tiled_extend(
+    client: &StaticClient,
+    tiles: &mut TileCache,
+    mut acc: CompactRange,
+    upto: u64,
+    n: u64,
+) -> Result<CompactRange, RoundError> {
     let mut p = acc.size();
-    while p < n {
+    while p < upto {
         let mut h = if p == 0 { 63 } else { p.trailing_zeros() };
-        while h > 0 && (1u64 << h) > n - p {
+        while h > 0 && (1u64 << h) > upto - p {
             h -= 1;
         }
         let level = (h / 8) as u8;
@@ -785,7 +807,7 @@ async fn tiled_root(
         acc.append_subtree(h, root).map_err(|e| RoundError::Internal(format!("tile subtree: {e}")))?;
         p += 1u64 << h;
     }
-    Ok(acc.root())
+    Ok(acc)
 }
 
 fn to_tree_head(v: &VerifiedHead) -> TreeHead {

@@ -215,6 +215,26 @@ impl Monitor {
         self.shared.store.clone()
     }
 
+    /// Backfill entries `[from, to)` of the log named `log`, below its cursor, with the same
+    /// verification as following (see [`follow::backfill`]). Issuance is counted for newly
+    /// stored certificates unless in all-issuers mode (which counted the range already).
+    pub async fn backfill(
+        &self,
+        log: &str,
+        from: u64,
+        to: u64,
+        cancel: &CancellationToken,
+    ) -> Result<follow::BackfillOutcome, follow::BackfillError> {
+        let Some(source) = self.sources.iter().find(|s| s.name == log) else {
+            let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+            return Err(follow::BackfillError::Range(format!(
+                "{log:?} is not a configured log (configured: {})",
+                names.join(", ")
+            )));
+        };
+        follow::backfill(source, self.shared.clone(), from, to, !self.settings.all_issuers, cancel).await
+    }
+
     fn caa_worker(&self) -> Result<Option<caa_worker::CaaWorker>, MonitorError> {
         if !self.settings.caa_enabled {
             return Ok(None);

@@ -136,6 +136,19 @@ pub trait Store: Send {
     /// without being taken over still commits (no other instance can have written the log).
     fn commit_leased(&mut self, batch: &CommitBatch, lease: &LogLease) -> Result<CommitOutcome, StoreError>;
 
+    /// Write a verified batch of entries `[batch.previous_cursor, batch.checkpoint.cursor)`
+    /// that lies entirely below the log's cursor — a backfill re-reading a range, e.g. after
+    /// a CA was added to the watch list — without moving the cursor or the stored compact
+    /// range. Entries already stored are left alone (not counted as new), certificates and
+    /// findings merge as in [`Store::commit`]. `count_issuance` adds one to the hourly
+    /// issuance of each certificate stored for the first time (pass false when the range was
+    /// already counted, e.g. in all-issuers mode); the batch's own increments are ignored.
+    /// Fails with `Other` (writing nothing) when the range reaches past the cursor.
+    fn commit_backfill(&mut self, batch: &CommitBatch, count_issuance: bool) -> Result<CommitOutcome, StoreError> {
+        let _ = (batch, count_issuance);
+        Err(StoreError::Other("this store backend cannot backfill yet".into()))
+    }
+
     // ------------------------------------------------------------------ sharded instances
 
     /// Take or renew the lease of a log for `instance` until `now + ttl` (Unix seconds).

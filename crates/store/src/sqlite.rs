@@ -143,6 +143,10 @@ impl Store for SqliteStore {
         write::commit(&mut self.conn, batch, Some(lease))
     }
 
+    fn commit_backfill(&mut self, batch: &CommitBatch, count_issuance: bool) -> Result<CommitOutcome, StoreError> {
+        write::commit_backfill(&mut self.conn, batch, count_issuance)
+    }
+
     fn acquire_log_lease(
         &mut self,
         log_id: &Hash,

@@ -171,6 +171,77 @@ fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch, lease: Option<&LogLease>
     Ok(outcome)
 }
 
+/// Write a backfilled batch below the cursor, in one transaction (see
+/// [`crate::Store::commit_backfill`]).
+pub(super) fn commit_backfill(
+    conn: &mut Connection,
+    batch: &CommitBatch,
+    count_issuance: bool,
+) -> Result<CommitOutcome, StoreError> {
+    in_transaction(conn, |tx| {
+        let log = find_log(tx, &batch.log_id)?;
+        let label = log_label(&log.name, &batch.log_id);
+        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
+        if end < start || end > log.cursor {
+            return Err(StoreError::Other(format!(
+                "backfill of log {label} covers [{start}, {end}) but only entries below the cursor {} can be backfilled",
+                log.cursor
+            )));
+        }
+        let in_range = |index: u64, what: &str| {
+            if (start..end).contains(&index) {
+                Ok(())
+            } else {
+                Err(StoreError::Other(format!("{what} {index} of log {label} is outside the backfill [{start}, {end})")))
+            }
+        };
+        let mut outcome = CommitOutcome::default();
+        let mut issuance: HashMap<(Hash, i64, &str), u64> = HashMap::new();
+        for entry in &batch.entries {
+            in_range(entry.index, "entry")?;
+            let index = to_sql_int(entry.index, "entry index")?;
+            let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
+            let (cert_id, inserted) = upsert_certificate(tx, entry)?;
+            if inserted {
+                outcome.new_certificates += 1;
+                if count_issuance {
+                    let cert = &entry.certificate;
+                    let issuer = cert.issuer_spki_sha256.unwrap_or(UNKNOWN_ISSUER);
+                    let hour = hour_of(entry.timestamp_ms);
+                    *issuance.entry((issuer, hour, cert.facts.validation_type.as_str())).or_default() += 1;
+                }
+            }
+            let added = tx
+                .prepare_cached(
+                    "INSERT INTO log_entries (log_ref, idx, cert_id, timestamp_ms, is_precert, leaf_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![log.id, index, cert_id, timestamp, entry.is_precert, &entry.leaf_hash[..]])?;
+            outcome.new_entries += added as u64;
+        }
+        for ((issuer, hour, validation_type), count) in &issuance {
+            let count = to_sql_int(*count, "issuance count")?;
+            tx.prepare_cached(
+                "INSERT INTO issuance_hourly (issuer_spki, hour, validation_type, count)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (issuer_spki, hour, validation_type) DO UPDATE SET count = count + excluded.count",
+            )?
+            .execute(params![&issuer[..], hour, validation_type, count])?;
+        }
+        for m in &batch.malformed {
+            in_range(m.index, "malformed entry")?;
+            let index = to_sql_int(m.index, "malformed entry index")?;
+            tx.prepare_cached(
+                "INSERT INTO malformed_entries (log_ref, idx, leaf_hash, error, leaf_input, extra_data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![log.id, index, &m.leaf_hash[..], m.error, m.leaf_input, m.extra_data])?;
+        }
+        outcome.new_findings = upsert_findings(tx, &batch.findings)?;
+        Ok(outcome)
+    })
+}
+
 /// Insert the entry's certificate or merge it into the stored one with the same identity.
 /// Returns the certificate's id and whether it was inserted now.
 ///
