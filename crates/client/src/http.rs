@@ -121,7 +121,7 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            self.budget.acquire().await;
+            let sent_at = self.budget.acquire().await;
             let started = Instant::now();
             let result = self.get_once(url).await;
             let outcome = match &result {
@@ -133,7 +133,10 @@ impl Transport {
             self.observer.on_attempt(endpoint, outcome, started.elapsed());
             let retry_after;
             let err = match result {
-                Ok((200, body, _)) => return Ok(Body::Ok(body)),
+                Ok((200, body, _)) => {
+                    self.budget.on_success(sent_at);
+                    return Ok(Body::Ok(body));
+                }
                 Ok((404, _, _)) if allow_404 => return Ok(Body::NotFound),
                 Ok((429, _, ra)) => {
                     retry_after = ra;
@@ -158,8 +161,11 @@ impl Transport {
                 None => backoff_delay(&self.config, attempt, rand::random::<f64>()),
             };
             tracing::debug!(url, attempt, ?delay, error = %err, "retrying");
-            // A 429 or Retry-After concerns the whole log: pause every task of it.
-            if matches!(err, FetchError::RateLimited { .. }) || retry_after.is_some() {
+            // A 429 or Retry-After concerns the whole log: pause every task of it (and, for a
+            // 429, adapt the request rate to the log's limit).
+            if matches!(err, FetchError::RateLimited { .. }) {
+                self.budget.on_rate_limited(sent_at, delay);
+            } else if retry_after.is_some() {
                 self.budget.pause(delay);
             } else {
                 tokio::time::sleep(delay).await;

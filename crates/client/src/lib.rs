@@ -8,7 +8,9 @@
 //! Every request goes through a per-log [`RequestBudget`] (a token bucket that also honours
 //! `Retry-After`), is bounded in time ([`HttpConfig::timeout`]) and in size
 //! ([`HttpConfig::max_response_bytes`]), and is retried with exponential backoff and jitter on
-//! 429, 5xx, timeouts and connection errors.
+//! 429, 5xx, timeouts and connection errors. The budget adapts its rate to the log's own
+//! limit from the 429s it meets, and a [`BatchSizer`] learns the log's get-entries cap from its
+//! short responses.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), ctwatch_client::FetchError> {
@@ -19,11 +21,13 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod budget;
 mod http;
 mod rfc6962;
 mod tiled;
 
+pub use batch::BatchSizer;
 pub use budget::RequestBudget;
 pub use http::{FetchError, FetchObserver, HttpConfig, NoopObserver, RequestOutcome, get_document};
 pub use rfc6962::{RawEntry, Rfc6962Client};

@@ -15,7 +15,7 @@ use crate::process::{EntryContext, IssuerCache, ProcessedEntry, process_rfc6962,
 use crate::sequencer::Sequencer;
 use crate::watch::{KnownLogs, Watchlist};
 use crate::{MonitorObserver, StoreHandle};
-use ctwatch_client::{FetchError, HttpConfig, RequestBudget, Rfc6962Client, StaticClient};
+use ctwatch_client::{BatchSizer, FetchError, HttpConfig, RequestBudget, Rfc6962Client, StaticClient};
 use ctwatch_ct::Hash;
 use ctwatch_ct::loglist::LogEndpoint;
 use ctwatch_ct::merkle::CompactRange;
@@ -89,6 +89,8 @@ pub struct LogFollower {
     /// Backfilling: commits write below the stored cursor and leave it where it is, with
     /// issuance counted for new certificates when the flag is set.
     backfill: Option<bool>,
+    /// RFC 6962 logs: the get-entries cap learned from short responses, kept across rounds.
+    batch_sizer: BatchSizer,
 }
 
 impl LogFollower {
@@ -133,6 +135,7 @@ impl LogFollower {
             committed_range,
             partial_since: None,
             backfill: None,
+            batch_sizer: BatchSizer::new(source.fetch.batch_size),
         })
     }
 
@@ -383,10 +386,9 @@ impl LogFollower {
         target: u64,
         cancel: &CancellationToken,
     ) -> Result<(), RoundError> {
-        let batch_size = self.fetch.batch_size.max(1);
         let concurrency = self.fetch.concurrency.max(1);
         // How far ahead of the sequencer downloads may run: bounds memory.
-        let window = batch_size * concurrency as u64 * 4;
+        let window = self.fetch.batch_size.max(1) * concurrency as u64 * 4;
         let start = self.committed.cursor;
         let mut seq: Sequencer<ProcessedEntry> = Sequencer::new(start);
         let mut next = start;
@@ -400,9 +402,8 @@ impl LogFollower {
                 let (s, e) = if let Some(g) = gaps.pop_front() {
                     g
                 } else if next < target && next < seq.next() + window {
-                    let e = (next + batch_size).min(target);
-                    let r = (next, e);
-                    next = e;
+                    let r = self.batch_sizer.plan(next, target);
+                    next = r.1;
                     r
                 } else {
                     break;
@@ -431,9 +432,15 @@ impl LogFollower {
             match joined {
                 Ok(Ok((s, e, items))) => {
                     let got = items.len() as u64;
+                    if let Some(cap) = self.batch_sizer.observe(s, e - s, got) {
+                        tracing::info!(log = %self.name, cap, "get-entries batch size adapted to the log's cap");
+                    }
                     if s + got < e {
-                        // Logs may return fewer entries than asked: fetch the rest next.
-                        gaps.push_front((s + got, e));
+                        // Logs may return fewer entries than asked: fetch the rest next, in
+                        // requests of the log's cap.
+                        for gap in self.batch_sizer.split(s + got, e).into_iter().rev() {
+                            gaps.push_front(gap);
+                        }
                     }
                     if let Err(err) = seq.insert(s, items) {
                         failure.get_or_insert(RoundError::Internal(err.to_string()));
