@@ -144,10 +144,7 @@ pub trait Store: Send {
     /// issuance of each certificate stored for the first time (pass false when the range was
     /// already counted, e.g. in all-issuers mode); the batch's own increments are ignored.
     /// Fails with `Other` (writing nothing) when the range reaches past the cursor.
-    fn commit_backfill(&mut self, batch: &CommitBatch, count_issuance: bool) -> Result<CommitOutcome, StoreError> {
-        let _ = (batch, count_issuance);
-        Err(StoreError::Other("this store backend cannot backfill yet".into()))
-    }
+    fn commit_backfill(&mut self, batch: &CommitBatch, count_issuance: bool) -> Result<CommitOutcome, StoreError>;
 
     // ------------------------------------------------------------------ sharded instances
 

@@ -370,6 +370,11 @@ impl Store for PgStore {
         self.call(move |c| write::commit(c, &batch, Some(&lease)))
     }
 
+    fn commit_backfill(&mut self, batch: &CommitBatch, count_issuance: bool) -> Result<CommitOutcome, StoreError> {
+        let batch = batch.clone();
+        self.call(move |c| write::commit_backfill(c, &batch, count_issuance))
+    }
+
     fn acquire_log_lease(
         &mut self,
         log_id: &Hash,

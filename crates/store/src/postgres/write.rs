@@ -100,6 +100,40 @@ struct MergedCertificate<'a> {
     first_seen_ms: i64,
 }
 
+/// Merge the entries of the same certificate (by identity), in batch order, as the row-by-row
+/// backend would have left the certificate after all of them.
+fn merge_certificates(entries: &[EntryRecord]) -> Result<Vec<MergedCertificate<'_>>, StoreError> {
+    let mut merged: Vec<MergedCertificate<'_>> = Vec::new();
+    let mut by_identity: HashMap<Hash, usize> = HashMap::new();
+    for entry in entries {
+        let cert = &entry.certificate;
+        let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
+        match by_identity.get(&cert.identity).and_then(|&i| merged.get_mut(i)) {
+            Some(m) => {
+                if !cert.is_precert && !m.has_final {
+                    m.source = cert;
+                }
+                m.has_precert |= cert.is_precert;
+                m.has_final |= !cert.is_precert;
+                m.issuer = m.issuer.or(cert.issuer_spki_sha256);
+                m.first_seen_ms = m.first_seen_ms.min(timestamp);
+            }
+            None => {
+                by_identity.insert(cert.identity, merged.len());
+                merged.push(MergedCertificate {
+                    first: entry,
+                    source: cert,
+                    has_precert: cert.is_precert,
+                    has_final: !cert.is_precert,
+                    issuer: cert.issuer_spki_sha256,
+                    first_seen_ms: timestamp,
+                });
+            }
+        }
+    }
+    Ok(merged)
+}
+
 fn commit_in(
     tx: &mut Transaction<'_>,
     batch: &CommitBatch,
@@ -144,38 +178,13 @@ fn commit_in(
 
     // Check every entry before writing anything, and merge entries of the same certificate.
     let mut seen_indexes = HashSet::new();
-    let mut merged: Vec<MergedCertificate<'_>> = Vec::new();
-    let mut by_identity: HashMap<Hash, usize> = HashMap::new();
     for entry in &batch.entries {
         in_range(entry.index, "entry")?;
         if !seen_indexes.insert(entry.index) {
             return Err(StoreError::Other(format!("entry {} of log {label} is already stored", entry.index)));
         }
-        let cert = &entry.certificate;
-        let timestamp = to_sql_int(entry.timestamp_ms, "entry timestamp")?;
-        match by_identity.get(&cert.identity).and_then(|&i| merged.get_mut(i)) {
-            Some(m) => {
-                if !cert.is_precert && !m.has_final {
-                    m.source = cert;
-                }
-                m.has_precert |= cert.is_precert;
-                m.has_final |= !cert.is_precert;
-                m.issuer = m.issuer.or(cert.issuer_spki_sha256);
-                m.first_seen_ms = m.first_seen_ms.min(timestamp);
-            }
-            None => {
-                by_identity.insert(cert.identity, merged.len());
-                merged.push(MergedCertificate {
-                    first: entry,
-                    source: cert,
-                    has_precert: cert.is_precert,
-                    has_final: !cert.is_precert,
-                    issuer: cert.issuer_spki_sha256,
-                    first_seen_ms: timestamp,
-                });
-            }
-        }
     }
+    let merged = merge_certificates(&batch.entries)?;
 
     let mut outcome = CommitOutcome::default();
     let mut issuance: HashMap<(Hash, i64, String), u64> = HashMap::new();
@@ -197,43 +206,14 @@ fn commit_in(
         }
     }
 
-    if !batch.entries.is_empty() {
-        let mut indexes = Vec::with_capacity(batch.entries.len());
-        let mut certs = Vec::with_capacity(batch.entries.len());
-        let mut timestamps = Vec::with_capacity(batch.entries.len());
-        let mut precert = Vec::with_capacity(batch.entries.len());
-        let mut leaf_hashes: Vec<&[u8]> = Vec::with_capacity(batch.entries.len());
-        for entry in &batch.entries {
-            indexes.push(to_sql_int(entry.index, "entry index")?);
-            let Some(&(id, _)) = cert_ids.get(&entry.certificate.identity) else {
-                return Err(StoreError::Other(format!("entry {} of log {label} lost its certificate", entry.index)));
-            };
-            certs.push(id);
-            timestamps.push(to_sql_int(entry.timestamp_ms, "entry timestamp")?);
-            precert.push(entry.is_precert);
-            leaf_hashes.push(&entry.leaf_hash[..]);
-        }
-        let inserted: HashSet<i64> = tx
-            .query(
-                "INSERT INTO log_entries (log_ref, idx, cert_id, timestamp_ms, is_precert, leaf_hash)
-                 SELECT $1, u.idx, u.cert_id, u.timestamp_ms, u.is_precert, u.leaf_hash
-                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[])
-                      AS u (idx, cert_id, timestamp_ms, is_precert, leaf_hash)
-                 ON CONFLICT (log_ref, idx) DO NOTHING
-                 RETURNING idx",
-                &[&log.id, &indexes, &certs, &timestamps, &precert, &leaf_hashes],
-            )?
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()?;
-        if let Some(entry) = batch.entries.iter().zip(&indexes).find(|(_, i)| !inserted.contains(i)).map(|(e, _)| e) {
-            return Err(StoreError::Other(format!("entry {} of log {label} is already stored", entry.index)));
-        }
-        outcome.new_entries = inserted.len() as u64;
+    let inserted = insert_entries(tx, log.id, &label, &batch.entries, &cert_ids)?;
+    if let Some(entry) = batch.entries.iter().find(|e| !inserted.contains(&e.index)) {
+        return Err(StoreError::Other(format!("entry {} of log {label} is already stored", entry.index)));
     }
+    outcome.new_entries = inserted.len() as u64;
 
     add_issuance(tx, issuance)?;
-    insert_malformed(tx, batch, log.id, &label, &in_range)?;
+    insert_malformed(tx, batch, log.id, &label, &in_range, StoredRows::Refuse)?;
     outcome.new_findings = upsert_findings(tx, &batch.findings)?;
 
     let stored = to_sql_int(batch.entries.len() as u64, "entry count")?;
@@ -251,6 +231,117 @@ fn commit_in(
         set_verified_head(tx, log.id, head)?;
     }
     Ok(outcome)
+}
+
+/// Write a backfilled batch below the cursor, in one transaction (see
+/// [`crate::Store::commit_backfill`]): entries and malformed entries already stored are left
+/// alone, the cursor, compact range and verified head are not touched, and no lease is checked
+/// (a backfill re-reads verified history; it never races a follower for the same rows). The
+/// log's row is locked, so a backfill and a commit of the same log run one after the other.
+pub(super) fn commit_backfill(
+    client: &mut Client,
+    batch: &CommitBatch,
+    count_issuance: bool,
+) -> Result<CommitOutcome, StoreError> {
+    in_transaction(client, |tx| {
+        let log = find_log(tx, &batch.log_id, true)?;
+        let label = log_label(&log.name, &batch.log_id);
+        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
+        if end < start || end > log.cursor {
+            return Err(StoreError::Other(format!(
+                "backfill of log {label} covers [{start}, {end}) but only entries below the cursor {} can be backfilled",
+                log.cursor
+            )));
+        }
+        let in_range = |index: u64, what: &str| {
+            if (start..end).contains(&index) {
+                Ok(())
+            } else {
+                Err(StoreError::Other(format!(
+                    "{what} {index} of log {label} is outside the backfill [{start}, {end})"
+                )))
+            }
+        };
+        for entry in &batch.entries {
+            in_range(entry.index, "entry")?;
+        }
+        let merged = merge_certificates(&batch.entries)?;
+        let cert_ids = upsert_certificates(tx, &merged)?;
+        let mut outcome = CommitOutcome::default();
+        let mut issuance: HashMap<(Hash, i64, String), u64> = HashMap::new();
+        for m in &merged {
+            let Some(&(_, inserted)) = cert_ids.get(&m.source.identity) else {
+                return Err(StoreError::Other(format!(
+                    "certificate {} was not written",
+                    hex::encode(m.source.identity)
+                )));
+            };
+            if inserted {
+                outcome.new_certificates += 1;
+                if count_issuance {
+                    let cert = &m.first.certificate;
+                    let issuer = cert.issuer_spki_sha256.unwrap_or(UNKNOWN_ISSUER);
+                    let key = (issuer, hour_of(m.first.timestamp_ms), cert.facts.validation_type.as_str().to_string());
+                    *issuance.entry(key).or_default() += 1;
+                }
+            }
+        }
+        outcome.new_entries = insert_entries(tx, log.id, &label, &batch.entries, &cert_ids)?.len() as u64;
+        add_issuance(tx, issuance)?;
+        insert_malformed(tx, batch, log.id, &label, &in_range, StoredRows::Keep)?;
+        outcome.new_findings = upsert_findings(tx, &batch.findings)?;
+        Ok(outcome)
+    })
+}
+
+/// Insert log entries whose certificates `cert_ids` has written, skipping (log, index) pairs
+/// already stored; returns the indexes inserted now.
+fn insert_entries(
+    tx: &mut Transaction<'_>,
+    log_ref: i64,
+    label: &str,
+    entries: &[EntryRecord],
+    cert_ids: &HashMap<Hash, (i64, bool)>,
+) -> Result<HashSet<u64>, StoreError> {
+    if entries.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut indexes = Vec::with_capacity(entries.len());
+    let mut certs = Vec::with_capacity(entries.len());
+    let mut timestamps = Vec::with_capacity(entries.len());
+    let mut precert = Vec::with_capacity(entries.len());
+    let mut leaf_hashes: Vec<&[u8]> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        indexes.push(to_sql_int(entry.index, "entry index")?);
+        let Some(&(id, _)) = cert_ids.get(&entry.certificate.identity) else {
+            return Err(StoreError::Other(format!("entry {} of log {label} lost its certificate", entry.index)));
+        };
+        certs.push(id);
+        timestamps.push(to_sql_int(entry.timestamp_ms, "entry timestamp")?);
+        precert.push(entry.is_precert);
+        leaf_hashes.push(&entry.leaf_hash[..]);
+    }
+    tx.query(
+        "INSERT INTO log_entries (log_ref, idx, cert_id, timestamp_ms, is_precert, leaf_hash)
+         SELECT $1, u.idx, u.cert_id, u.timestamp_ms, u.is_precert, u.leaf_hash
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[])
+              AS u (idx, cert_id, timestamp_ms, is_precert, leaf_hash)
+         ON CONFLICT (log_ref, idx) DO NOTHING
+         RETURNING idx",
+        &[&log_ref, &indexes, &certs, &timestamps, &precert, &leaf_hashes],
+    )?
+    .iter()
+    .map(|row| from_sql_int(row.try_get(0)?, "entry index"))
+    .collect()
+}
+
+/// What writing a row that is already stored (same log and index) means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoredRows {
+    /// A duplicate is a monitor bug: fail the transaction.
+    Refuse,
+    /// A backfill re-reads stored history: leave the stored row alone.
+    Keep,
 }
 
 /// Insert the batch's certificates or merge them into stored ones with the same identity, in
@@ -375,13 +466,15 @@ fn add_issuance(tx: &mut Transaction<'_>, issuance: HashMap<(Hash, i64, String),
     Ok(())
 }
 
-/// Store the batch's malformed entries (each must belong to the batch's log and range).
+/// Store the batch's malformed entries (each must belong to the batch's log and range); one
+/// already stored at its index fails the transaction or is left alone, as `stored` says.
 fn insert_malformed(
     tx: &mut Transaction<'_>,
     batch: &CommitBatch,
     log_ref: i64,
     label: &str,
     in_range: &dyn Fn(u64, &str) -> Result<(), StoreError>,
+    stored: StoredRows,
 ) -> Result<(), StoreError> {
     if batch.malformed.is_empty() {
         return Ok(());
@@ -402,6 +495,9 @@ fn insert_malformed(
         }
         in_range(m.index, "malformed entry")?;
         if !seen.insert(m.index) {
+            if stored == StoredRows::Keep {
+                continue;
+            }
             return Err(StoreError::Other(format!("malformed entry {} of log {label} is already stored", m.index)));
         }
         indexes.push(to_sql_int(m.index, "malformed entry index")?);
@@ -423,6 +519,9 @@ fn insert_malformed(
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
+    if stored == StoredRows::Keep {
+        return Ok(());
+    }
     if let Some((m, _)) = batch.malformed.iter().zip(&indexes).find(|(_, i)| !inserted.contains(i)) {
         return Err(StoreError::Other(format!("malformed entry {} of log {label} is already stored", m.index)));
     }

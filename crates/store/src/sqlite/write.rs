@@ -192,7 +192,9 @@ pub(super) fn commit_backfill(
             if (start..end).contains(&index) {
                 Ok(())
             } else {
-                Err(StoreError::Other(format!("{what} {index} of log {label} is outside the backfill [{start}, {end})")))
+                Err(StoreError::Other(format!(
+                    "{what} {index} of log {label} is outside the backfill [{start}, {end})"
+                )))
             }
         };
         let mut outcome = CommitOutcome::default();
