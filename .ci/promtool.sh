@@ -57,6 +57,17 @@ route_ok null severity=info kind=lint_violation
 echo "ok"
 
 echo "== deploy/examples: ctwatch check-config"
+# The root-program example reads a CCADB map: build one from the real CCADB data beside the
+# repository and point the example at it.
+data="${CTWATCH_DATA_DIR:-$(cd .. && pwd)/shared/data}/ccadb"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo run -q --locked -p ctwatch -- ccadb import \
+  "$data"/mozilla_IncludedCACertificateReport_2023/IncludedCACertificateReport.csv \
+  "$data"/crtsh_ccadb_data_2026-08/AllCertificatePEMsCSVFormat/*.csv \
+  "$data"/crtsh_ccadb_data_2026-08/ski_spkisha256.csv \
+  --out "$work/ccadb-map.json" >/dev/null
 for example in deploy/examples/*.toml; do
-  cargo run -q --locked -p ctwatch -- check-config "$example"
+  sed "s|/etc/ctwatch/ccadb-map.json|$work/ccadb-map.json|" "$example" > "$work/$(basename "$example")"
+  cargo run -q --locked -p ctwatch -- check-config "$work/$(basename "$example")"
 done
