@@ -116,8 +116,8 @@ pub async fn run_until_caught_up(dir: &Path, toml: &str) -> Vec<LogSummary> {
     let path = dir.join("ctwatch.toml");
     std::fs::write(&path, toml).expect("write config");
     let settings = Settings::load(&path).expect("valid config");
-    let store = SqliteStore::open(&settings.store_path).expect("open store");
-    let monitor = Monitor::new(settings, Box::new(store)).await.expect("monitor");
+    let store = settings.store.open().expect("open store");
+    let monitor = Monitor::new(settings, store).await.expect("monitor");
     monitor.run(RunMode::UntilCaughtUp, tokio_util::sync::CancellationToken::new()).await.expect("run")
 }
 

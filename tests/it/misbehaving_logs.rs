@@ -407,11 +407,11 @@ async fn daemon_until_failures(
     let path = p.dir.path().join("ctwatch.toml");
     std::fs::write(&path, &p.toml).unwrap();
     let settings = ctwatch_monitor::config::Settings::load(&path).unwrap();
-    let store = SqliteStore::open(&settings.store_path).unwrap();
+    let store = settings.store.open().unwrap();
     let recorder = std::sync::Arc::new(Recorder::default());
     let monitor = ctwatch_monitor::Monitor::with_observer(
         settings,
-        Box::new(store),
+        store,
         std::sync::Arc::new(Observer(recorder.clone())),
     )
     .await

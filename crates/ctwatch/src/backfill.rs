@@ -98,10 +98,9 @@ pub async fn run(config: &Path, log: &str, from: u64, to: u64) -> anyhow::Result
         eprintln!("ctwatch: empty range: --from {from} must be below --to {to}");
         return Ok(ExitCode::from(crate::cli::EX_USAGE));
     }
-    let store = ctwatch_store::SqliteStore::open(&settings.store_path)
-        .with_context(|| format!("opening store {}", settings.store_path.display()))?;
+    let store = settings.store.open().with_context(|| format!("opening store {}", settings.store))?;
     let progress = std::sync::Arc::new(Progress::new(from, to, std::io::stderr().is_terminal()));
-    let monitor = Monitor::with_observer(settings, Box::new(store), progress.clone()).await?;
+    let monitor = Monitor::with_observer(settings, store, progress.clone()).await?;
     let cancel = CancellationToken::new();
     crate::cli::cancel_on_signal(cancel.clone());
     let result = monitor.backfill(log, from, to, &cancel).await;

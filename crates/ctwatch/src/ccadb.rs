@@ -106,8 +106,7 @@ fn unknown(config: &Path, map: Option<&Path>, hours: i64, format: OutputFormat) 
     let f = std::fs::File::open(&map_path).with_context(|| format!("opening {}", map_path.display()))?;
     let owner_map =
         OwnerMap::from_json(std::io::BufReader::new(f)).with_context(|| format!("reading {}", map_path.display()))?;
-    let store = ctwatch_store::open_read_only(&settings.store_path.to_string_lossy())
-        .with_context(|| format!("opening store {}", settings.store_path.display()))?;
+    let store = settings.store.open_read_only().with_context(|| format!("opening store {}", settings.store))?;
     let now_hour = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| (d.as_secs() / 3600) as i64)

@@ -207,7 +207,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                     s.logs.len(),
                     if s.log_list.is_some() { " + log list" } else { "" },
                     s.cas.len(),
-                    s.store_path.display()
+                    s.store
                 );
                 ExitCode::SUCCESS
             }
@@ -232,7 +232,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
-            crate::status::print_status(&settings.store_path, format)?;
+            crate::status::print_status(&settings.store, format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { id, config } => {
@@ -243,7 +243,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EX_USAGE));
                 }
             };
-            crate::report::report(&settings.store_path, id, &mut std::io::stdout().lock())?;
+            crate::report::report(&settings.store, id, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lint { files, format, all } => {
@@ -295,10 +295,9 @@ pub async fn run_monitor(
     grace: Duration,
     serve_api: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = ctwatch_store::SqliteStore::open(&settings.store_path)
-        .with_context(|| format!("opening store {}", settings.store_path.display()))?;
+    let store = settings.store.open().with_context(|| format!("opening store {}", settings.store))?;
     let metrics = new_metrics(&settings)?;
-    let monitor = Monitor::with_observer(settings.clone(), Box::new(store), metrics.clone()).await?;
+    let monitor = Monitor::with_observer(settings.clone(), store, metrics.clone()).await?;
     tracing::info!(logs = monitor.sources().len(), "following logs");
     let cancel = CancellationToken::new();
     if serve_api {

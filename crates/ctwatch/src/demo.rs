@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use ctwatch_ct::sth::LogSigner;
-use ctwatch_monitor::config::Settings;
+use ctwatch_monitor::config::{Settings, StoreLocation};
 use ctwatch_monitor::{Monitor, RunMode};
 use ctwatch_scenario::{HOUR, ServedScenario};
 use ctwatch_testlog::{CertFactory, LeafSpec, ListedAs, TestLog, ValidationLevel, log_list_json_with, now_ms};
@@ -70,13 +70,13 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     crate::cli::cancel_on_signal(cancel.clone());
     let metrics = crate::cli::new_metrics(&settings)?;
-    let monitor = Monitor::with_observer(settings.clone(), open_store(&settings.store_path)?, metrics.clone()).await?;
+    let monitor = Monitor::with_observer(settings.clone(), open_store(&settings.store)?, metrics.clone()).await?;
     crate::cli::spawn_api(&settings, &monitor, metrics.clone(), cancel.clone()).await?;
     let summaries = monitor.run(RunMode::UntilCaughtUp, cancel.clone()).await?;
     let code = crate::cli::summarise(&summaries, RunMode::UntilCaughtUp);
     println!();
-    crate::status::print_status(&settings.store_path, crate::cli::OutputFormat::Table)?;
-    print_summary(&settings.store_path)?;
+    crate::status::print_status(&settings.store, crate::cli::OutputFormat::Table)?;
+    print_summary(&settings.store, &settings.config_path)?;
     println!("{CAUGHT_UP_MARKER}");
     if opts.once || cancel.is_cancelled() {
         cancel.cancel();
@@ -95,10 +95,10 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let store_path = settings.store_path.clone();
+    let location = settings.store.clone();
     let mut daemon = settings;
     daemon.partial_tile_delay = Duration::from_secs(5);
-    let monitor = Monitor::with_observer(daemon, open_store(&store_path)?, metrics).await?;
+    let monitor = Monitor::with_observer(daemon, open_store(&location)?, metrics).await?;
     let result = monitor.run(RunMode::Daemon, cancel.clone()).await;
     cancel.cancel();
     if let Some(g) = grower {
@@ -108,9 +108,8 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     Ok(crate::cli::summarise(&result?, RunMode::Daemon))
 }
 
-fn open_store(path: &Path) -> anyhow::Result<Box<dyn ctwatch_store::Store>> {
-    let store = ctwatch_store::SqliteStore::open(path).with_context(|| format!("opening store {}", path.display()))?;
-    Ok(Box::new(store))
+fn open_store(location: &StoreLocation) -> anyhow::Result<Box<dyn ctwatch_store::Store>> {
+    location.open().with_context(|| format!("opening store {location}"))
 }
 
 /// Ten ordinary certificates of `ca` every two seconds into both logs (precertificate and final
@@ -161,9 +160,8 @@ fn demo_config(listen: SocketAddr, detectors: &str) -> String {
     )
 }
 
-fn print_summary(store_path: &Path) -> anyhow::Result<()> {
-    use ctwatch_store::Store as _;
-    let store = ctwatch_store::SqliteStore::open_read_only(store_path)?;
+fn print_summary(location: &StoreLocation, config_path: &Path) -> anyhow::Result<()> {
+    let store = location.open_read_only().with_context(|| format!("opening store {location}"))?;
     let certs = store.certificate_count()?;
     let findings = store.findings(&ctwatch_store::FindingFilter { limit: Some(10_000), ..Default::default() })?;
     let mut by_kind: std::collections::BTreeMap<&str, (usize, u64)> = Default::default();
@@ -176,6 +174,6 @@ fn print_summary(store_path: &Path) -> anyhow::Result<()> {
     for (kind, (n, certs)) in by_kind {
         println!("  {kind:<24} {n:>4} findings  {certs:>6} certificates");
     }
-    println!("Details: `ctwatch findings list --config {}`", store_path.with_file_name("ctwatch.toml").display());
+    println!("Details: `ctwatch findings list --config {}`", config_path.display());
     Ok(())
 }

@@ -10,9 +10,10 @@ use crate::cli::EX_USAGE;
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use ctwatch_monitor::config::Settings;
-use ctwatch_store::{Finding, FindingFilter, FindingStatus, Severity, SqliteStore, Store as _, StoreError};
+use ctwatch_monitor::config::StoreLocation;
+use ctwatch_store::{Finding, FindingFilter, FindingStatus, Severity, Store, StoreError};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -110,16 +111,16 @@ pub fn run(command: FindingsCommand) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EX_USAGE));
                 }
             };
-            let store = open_reader(&settings.store_path)?;
+            let store = open_reader(&settings.store)?;
             let filter = FindingFilter { kind, ca, since, limit, offset: None };
-            list(&store, &filter, format, out)
+            list(&*store, &filter, format, out)
         }
-        FindingsCommand::Show { id, .. } => show(&open_reader(&settings.store_path)?, id, out),
+        FindingsCommand::Show { id, .. } => show(&*open_reader(&settings.store)?, id, out),
         FindingsCommand::Export { id, format: ExportFormat::Csv, .. } => {
-            export_csv(&open_reader(&settings.store_path)?, id, out)
+            export_csv(&*open_reader(&settings.store)?, id, out)
         }
-        FindingsCommand::Ack { id, .. } => set_status(&settings.store_path, id, FindingStatus::Acknowledged, out),
-        FindingsCommand::Resolve { id, .. } => set_status(&settings.store_path, id, FindingStatus::Resolved, out),
+        FindingsCommand::Ack { id, .. } => set_status(&settings.store, id, FindingStatus::Acknowledged, out),
+        FindingsCommand::Resolve { id, .. } => set_status(&settings.store, id, FindingStatus::Resolved, out),
     };
     match written {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -131,8 +132,8 @@ pub fn run(command: FindingsCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open_reader(path: &Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open_read_only(path).with_context(|| format!("opening store {}", path.display()))
+fn open_reader(location: &StoreLocation) -> anyhow::Result<Box<dyn Store>> {
+    location.open_read_only().with_context(|| format!("opening store {location}"))
 }
 
 /// Why a `--since` value was refused.
@@ -211,7 +212,7 @@ fn status_name(status: FindingStatus) -> &'static str {
 }
 
 /// A finding as JSON, with RFC 3339 times.
-fn list(store: &SqliteStore, filter: &FindingFilter, format: ListFormat, out: &mut impl Write) -> anyhow::Result<()> {
+fn list(store: &dyn Store, filter: &FindingFilter, format: ListFormat, out: &mut impl Write) -> anyhow::Result<()> {
     let findings = store.findings(filter)?;
     match format {
         ListFormat::Jsonl => {
@@ -249,16 +250,16 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// The finding with `id`, or a clear error.
-fn find(store: &SqliteStore, id: i64) -> anyhow::Result<Finding> {
+fn find(store: &dyn Store, id: i64) -> anyhow::Result<Finding> {
     match store.finding(id)? {
         Some((finding, _)) => Ok(finding),
-        None => anyhow::bail!("no finding with id {id} in store {}", store.path()),
+        None => anyhow::bail!("no finding with id {id} in the store"),
     }
 }
 
 /// The finding with its certificates and their log entries: the same document as the API's
 /// `/api/v1/findings/{id}`.
-fn show(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
+fn show(store: &dyn Store, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
     find(store, id)?;
     let document = ctwatch_api::export::finding_detail(store, id)?;
     writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
@@ -267,21 +268,23 @@ fn show(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()
 }
 
 /// The affected-certificate CSV: the same writer as the API's `certificates.csv`.
-fn export_csv(store: &SqliteStore, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
+fn export_csv(store: &dyn Store, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
     find(store, id)?;
     ctwatch_api::export::write_certificates_csv(store, id, out)?;
     Ok(())
 }
 
-fn set_status(store_path: &Path, id: i64, status: FindingStatus, out: &mut impl Write) -> anyhow::Result<()> {
-    // `SqliteStore::open` would create a missing database; a typo in the store path must not.
-    if !store_path.exists() {
-        anyhow::bail!("store {} does not exist", store_path.display());
+fn set_status(location: &StoreLocation, id: i64, status: FindingStatus, out: &mut impl Write) -> anyhow::Result<()> {
+    // Opening a SQLite store creates a missing database; a typo in the store path must not.
+    if let Some(path) = location.sqlite_path()
+        && !path.exists()
+    {
+        anyhow::bail!("store {} does not exist", path.display());
     }
-    let mut store = SqliteStore::open(store_path).with_context(|| format!("opening store {}", store_path.display()))?;
+    let mut store = location.open().with_context(|| format!("opening store {location}"))?;
     match store.set_finding_status(id, status) {
         Ok(()) => {}
-        Err(StoreError::NotFound(_)) => anyhow::bail!("no finding with id {id} in store {}", store_path.display()),
+        Err(StoreError::NotFound(_)) => anyhow::bail!("no finding with id {id} in store {location}"),
         Err(e) => return Err(e.into()),
     }
     writeln!(out, "finding {id}: {}", status_name(status))?;

@@ -3,16 +3,17 @@
 
 use anyhow::{Context as _, bail};
 use ctwatch_api::export::{rfc3339, rfc3339_ms, write_certificates_csv};
-use ctwatch_store::{SqliteStore, Store as _};
+use ctwatch_monitor::config::StoreLocation;
 use std::io::Write;
-use std::path::Path;
 
-/// Write the report of finding `id` from the store at `store_path` to `out`.
-pub fn report(store_path: &Path, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
-    if !store_path.exists() {
-        bail!("store {} does not exist", store_path.display());
+/// Write the report of finding `id` from the store at `location` to `out`.
+pub fn report(location: &StoreLocation, id: i64, out: &mut impl Write) -> anyhow::Result<()> {
+    if let Some(path) = location.sqlite_path()
+        && !path.exists()
+    {
+        bail!("store {} does not exist", path.display());
     }
-    let store = SqliteStore::open_read_only(store_path).with_context(|| format!("opening {}", store_path.display()))?;
+    let store = location.open_read_only().with_context(|| format!("opening {location}"))?;
     let Some((finding, _)) = store.finding(id)? else { bail!("no finding with id {id}") };
     let certs = store.finding_certificates(id)?;
     let mut precert_entries = 0usize;
@@ -69,7 +70,7 @@ pub fn report(store_path: &Path, id: i64, out: &mut impl Write) -> anyhow::Resul
     writeln!(out, "## Affected certificates")?;
     writeln!(out)?;
     writeln!(out, "```csv")?;
-    write_certificates_csv(&store, id, out)?;
+    write_certificates_csv(&*store, id, out)?;
     writeln!(out, "```")?;
     Ok(())
 }

@@ -2,13 +2,11 @@
 
 use crate::cli::OutputFormat;
 use anyhow::Context as _;
-use ctwatch_store::Store as _;
-use std::path::Path;
+use ctwatch_monitor::config::StoreLocation;
 
 /// Print per-log tree size, cursor and lag.
-pub fn print_status(store_path: &Path, format: OutputFormat) -> anyhow::Result<()> {
-    let store = ctwatch_store::SqliteStore::open_read_only(store_path)
-        .with_context(|| format!("opening store {}", store_path.display()))?;
+pub fn print_status(store: &StoreLocation, format: OutputFormat) -> anyhow::Result<()> {
+    let store = store.open_read_only().with_context(|| format!("opening store {store}"))?;
     let rows = store.log_status()?;
     match format {
         OutputFormat::Json => {

@@ -96,9 +96,8 @@ pub async fn caa_check(config: &Path, name: &str, ca: &str, json: bool) -> anyho
 /// `ctwatch keys import FILE --config`: add compromised keys and re-check stored certificates.
 pub async fn keys_import(config: &Path, file: &Path) -> anyhow::Result<()> {
     let settings = Settings::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = ctwatch_store::SqliteStore::open(&settings.store_path)
-        .with_context(|| format!("opening store {}", settings.store_path.display()))?;
-    let handle = ctwatch_monitor::StoreHandle::new(Box::new(store));
+    let store = settings.store.open().with_context(|| format!("opening store {}", settings.store))?;
+    let handle = ctwatch_monitor::StoreHandle::new(store);
     let watch = std::sync::Arc::new(ctwatch_monitor::watch::Watchlist::new(&settings.cas, settings.all_issuers));
     let mut set = ctwatch_keys::keyset::CompromisedKeySet::new();
     for record in handle.call(|s| s.compromised_keys()).await? {

@@ -6,6 +6,15 @@
 //!
 //! [store]
 //! path = "/var/lib/ctwatch/ctwatch.sqlite"
+//! # or, for PostgreSQL (several instances, long history):
+//! # url = "postgres://ctwatch:secret@db.example/ctwatch?schema=ctwatch"
+//!
+//! [shard]                      # several instances sharing one PostgreSQL store
+//! instance = "ctwatch-a"       # unique per instance; logs are leased to one instance at a time
+//! lease_secs = 30
+//!
+//! [retention]
+//! certificates_days = 400      # prune certificate records this long after their notAfter
 //!
 //! [[log]]                      # explicit logs, in addition to (or instead of) the list
 //! name = "local"
@@ -80,6 +89,31 @@ pub struct RawConfig {
     pub sinks: Vec<ctwatch_sinks::config::SinkConfig>,
     #[serde(default)]
     pub ccadb: RawCcadb,
+    #[serde(default)]
+    pub shard: RawShard,
+    #[serde(default)]
+    pub retention: RawRetention,
+}
+
+/// `[shard]`: this process is one of several instances sharing one store.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawShard {
+    /// This instance's name, unique among the instances (e.g. the host name). Without it the
+    /// process is the only instance and follows every log (the default).
+    pub instance: Option<String>,
+    /// Seconds a log's lease lasts without renewal (default 30); leases are renewed every third
+    /// of it, and a dead instance's logs move after at most this long.
+    pub lease_secs: Option<u64>,
+}
+
+/// `[retention]`: how long full certificate records are kept.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Delete certificate records (and their log entries) this many days after their notAfter.
+    /// Hourly issuance counts and findings stay. Default: keep forever.
+    pub certificates_days: Option<u32>,
 }
 
 /// `[ccadb]`: a CA-owner map written by `ctwatch ccadb import`.
@@ -166,12 +200,80 @@ pub enum ClockStart {
     Issuance,
 }
 
-/// `[store]`.
+/// `[store]`: set `path` or `url`, not both.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     /// SQLite database file (created if missing). Relative paths are relative to the config file.
+    /// The default when `url` is not set: `ctwatch.sqlite` beside the config file.
     pub path: Option<PathBuf>,
+    /// PostgreSQL URL (`postgres://user:password@host:port/database?schema=name`): the store
+    /// several instances can share. The password is never printed.
+    pub url: Option<String>,
+}
+
+/// Where the store lives. `Display` and `Debug` never show a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL, password included (for opening only).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// The location as [`ctwatch_store::open`] takes it. Contains the password: do not log it.
+    pub fn location(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(path) => path.to_string_lossy().into_owned(),
+            StoreLocation::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// The SQLite file, when the store is SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            StoreLocation::Sqlite(path) => Some(path),
+            StoreLocation::Postgres(_) => None,
+        }
+    }
+
+    /// Open the store for reading and writing (migrating its schema).
+    pub fn open(&self) -> Result<Box<dyn ctwatch_store::Store>, ctwatch_store::StoreError> {
+        ctwatch_store::open(&self.location())
+    }
+
+    /// Open the store for reading only.
+    pub fn open_read_only(&self) -> Result<Box<dyn ctwatch_store::Store>, ctwatch_store::StoreError> {
+        ctwatch_store::open_read_only(&self.location())
+    }
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(&ctwatch_store::redact_location(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(_) => write!(f, "Sqlite({self})"),
+            StoreLocation::Postgres(_) => write!(f, "Postgres({self})"),
+        }
+    }
+}
+
+/// `[shard]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardSettings {
+    /// This instance's name (the lease holder name).
+    pub instance: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
 }
 
 /// `[[log]]`.
@@ -298,7 +400,12 @@ pub struct CaSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config_path: PathBuf,
-    pub store_path: PathBuf,
+    /// Where the store lives (SQLite file or PostgreSQL URL).
+    pub store: StoreLocation,
+    /// Set when this process is one of several instances sharing the store.
+    pub shard: Option<ShardSettings>,
+    /// Certificate records are pruned this long after their notAfter (`None`: kept forever).
+    pub certificate_retention: Option<Duration>,
     pub log_list: Option<String>,
     pub follow_all_list_states: bool,
     pub logs: Vec<LogSource>,
@@ -364,7 +471,57 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) };
 
-    let store_path = resolve(raw.store.path.as_deref().unwrap_or(Path::new("ctwatch.sqlite")));
+    let store = match (&raw.store.path, &raw.store.url) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(path, "store", "set `path` (SQLite) or `url` (PostgreSQL), not both"));
+        }
+        (None, Some(url)) => {
+            if !ctwatch_store::postgres::is_postgres_url(url) {
+                return Err(invalid(
+                    path,
+                    "store.url",
+                    // Not echoed: whatever it is, it may hold a password.
+                    "must be a postgres:// or postgresql:// URL (a SQLite file goes in `path`)",
+                ));
+            }
+            ctwatch_store::check_location(url).map_err(|e| invalid(path, "store.url", e.to_string()))?;
+            StoreLocation::Postgres(url.clone())
+        }
+        (path_value, None) => {
+            StoreLocation::Sqlite(resolve(path_value.as_deref().unwrap_or(Path::new("ctwatch.sqlite"))))
+        }
+    };
+    let shard = match &raw.shard.instance {
+        None => {
+            if raw.shard.lease_secs.is_some() {
+                return Err(invalid(path, "shard.lease_secs", "needs `instance` (this instance's unique name)"));
+            }
+            None
+        }
+        Some(instance) => {
+            let instance = instance.trim();
+            if instance.is_empty()
+                || instance.len() > 64
+                || !instance.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
+            {
+                return Err(invalid(
+                    path,
+                    "shard.instance",
+                    format!("{instance:?} must be 1 to 64 ASCII letters, digits or - _ . : @"),
+                ));
+            }
+            let lease_secs = raw.shard.lease_secs.unwrap_or(30);
+            if !(2..=3600).contains(&lease_secs) {
+                return Err(invalid(path, "shard.lease_secs", "must be between 2 and 3600"));
+            }
+            Some(ShardSettings { instance: instance.to_string(), lease: Duration::from_secs(lease_secs) })
+        }
+    };
+    let certificate_retention = match raw.retention.certificates_days {
+        None => None,
+        Some(0) => return Err(invalid(path, "retention.certificates_days", "must be at least 1 (or unset)")),
+        Some(days) => Some(Duration::from_secs(u64::from(days) * 86_400)),
+    };
     let f = &raw.fetch;
     let default_fetch = FetchSettings {
         requests_per_second: positive(path, "fetch.requests_per_second", f.requests_per_second, 5.0)?,
@@ -578,7 +735,9 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
 
     Ok(Settings {
         config_path: path.to_path_buf(),
-        store_path,
+        store,
+        shard,
+        certificate_retention,
         log_list: raw.log_list,
         follow_all_list_states: raw.follow_all_list_states,
         logs,
@@ -669,7 +828,9 @@ mod tests {
     #[test]
     fn minimal_log_config_is_valid_with_safe_defaults() {
         let s = parse(&format!("[[log]]\nname = \"a\"\nurl = \"https://ct.example/a/\"\nkey = \"{KEY}\"\n")).unwrap();
-        assert_eq!(s.store_path, Path::new("/etc/ctwatch/ctwatch.sqlite"));
+        assert_eq!(s.store, StoreLocation::Sqlite(PathBuf::from("/etc/ctwatch/ctwatch.sqlite")));
+        assert_eq!(s.shard, None);
+        assert_eq!(s.certificate_retention, None);
         assert_eq!(s.metrics_listen.ip().to_string(), "127.0.0.1");
         assert!(s.default_fetch.requests_per_second <= 10.0);
         assert_eq!(s.logs.len(), 1);
@@ -788,6 +949,43 @@ Other CA,Web,0303030303030303030303030303030303030303030303030303030303030303,Aw
         assert!(s.crl_urls.is_empty());
         let err = parse("log_list = \"x\"\n[ccadb]\nwatch_all_tls = true\n").unwrap_err().to_string();
         assert!(err.contains("ccadb.watch_all_tls"), "{err}");
+    }
+
+    #[test]
+    fn store_url_shard_and_retention_are_validated_and_passwords_never_shown() {
+        let url = "postgres://ctwatch:hunter2secret@db.example:5432/ctwatch?schema=prod";
+        let s = parse(&format!(
+            "log_list = \"x\"\n[store]\nurl = \"{url}\"\n[shard]\ninstance = \"node-1\"\nlease_secs = 9\n[retention]\ncertificates_days = 400\n"
+        ))
+        .unwrap();
+        assert_eq!(s.store.location(), url);
+        assert_eq!(s.store.sqlite_path(), None);
+        for shown in [s.store.to_string(), format!("{:?}", s.store), format!("{s:?}")] {
+            assert!(!shown.contains("hunter2secret"), "{shown}");
+        }
+        assert!(s.store.to_string().contains("db.example:5432"), "{}", s.store);
+        assert_eq!(s.shard, Some(ShardSettings { instance: "node-1".into(), lease: Duration::from_secs(9) }));
+        assert_eq!(s.certificate_retention, Some(Duration::from_secs(400 * 86_400)));
+        let default_lease = parse("log_list = \"x\"\n[shard]\ninstance = \"a\"\n").unwrap();
+        assert_eq!(default_lease.shard.unwrap().lease, Duration::from_secs(30));
+
+        let both = format!("log_list = \"x\"\n[store]\npath = \"a.sqlite\"\nurl = \"{url}\"\n");
+        let err = parse(&both).unwrap_err().to_string();
+        assert!(err.contains("not both") && !err.contains("hunter2secret"), "{err}");
+        let err = parse("log_list = \"x\"\n[store]\nurl = \"mysql://u:hunter2secret@h/db\"\n").unwrap_err().to_string();
+        assert!(err.contains("store.url") && !err.contains("hunter2secret"), "{err}");
+        let err = parse("log_list = \"x\"\n[store]\nurl = \"postgres://u:hunter2secret@h/db?schema=no-dash\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store.url") && err.contains("schema") && !err.contains("hunter2secret"), "{err}");
+        let err = parse("log_list = \"x\"\n[shard]\ninstance = \"has space\"\n").unwrap_err().to_string();
+        assert!(err.contains("shard.instance"), "{err}");
+        let err = parse("log_list = \"x\"\n[shard]\ninstance = \"a\"\nlease_secs = 1\n").unwrap_err().to_string();
+        assert!(err.contains("shard.lease_secs"), "{err}");
+        let err = parse("log_list = \"x\"\n[shard]\nlease_secs = 10\n").unwrap_err().to_string();
+        assert!(err.contains("needs `instance`"), "{err}");
+        let err = parse("log_list = \"x\"\n[retention]\ncertificates_days = 0\n").unwrap_err().to_string();
+        assert!(err.contains("retention.certificates_days"), "{err}");
     }
 
     #[test]

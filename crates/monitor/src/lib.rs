@@ -9,8 +9,8 @@
 //! # async fn f() -> anyhow::Result<()> {
 //! use ctwatch_monitor::{config::Settings, Monitor, RunMode};
 //! let settings = Settings::load(std::path::Path::new("ctwatch.toml"))?;
-//! let store = ctwatch_store::SqliteStore::open(&settings.store_path)?;
-//! let monitor = Monitor::new(settings, Box::new(store)).await?;
+//! let store = settings.store.open()?;
+//! let monitor = Monitor::new(settings, store).await?;
 //! let summary = monitor.run(RunMode::UntilCaughtUp, tokio_util::sync::CancellationToken::new()).await?;
 //! # Ok(()) }
 //! ```

@@ -63,6 +63,22 @@ pub fn open_read_only(location: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// `location` fit for messages and logs: a PostgreSQL URL with its password replaced by `***`,
+/// a SQLite path as it is.
+pub fn redact_location(location: &str) -> String {
+    if postgres::is_postgres_url(location) { postgres::redact_url(location) } else { location.to_string() }
+}
+
+/// Check a store location without opening it: a PostgreSQL URL must parse (including the
+/// `schema` parameter); any other string is taken as a SQLite path. Errors name the location
+/// without its password.
+pub fn check_location(location: &str) -> Result<(), StoreError> {
+    if postgres::is_postgres_url(location) {
+        postgres::Location::parse(location)?;
+    }
+    Ok(())
+}
+
 /// Store errors. Every one of them means "nothing of this call was written".
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -300,4 +316,22 @@ pub trait Store: Send {
         status: FindingStatus,
         at: i64,
     ) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod location_tests {
+    #[test]
+    fn locations_are_redacted_and_checked_without_connecting() {
+        let url = "postgres://ctwatch:s3cret@db.example:5432/ctwatch?schema=prod&password=other";
+        let shown = super::redact_location(url);
+        assert!(!shown.contains("s3cret") && !shown.contains("other"), "{shown}");
+        assert!(shown.contains("db.example:5432") && shown.contains("schema=prod"), "{shown}");
+        assert_eq!(super::redact_location("/var/lib/ctwatch/ctwatch.sqlite"), "/var/lib/ctwatch/ctwatch.sqlite");
+
+        super::check_location(url).unwrap();
+        super::check_location("relative/ctwatch.sqlite").unwrap();
+        let err = super::check_location("postgres://ctwatch:s3cret@db.example/ctwatch?schema=bad-name").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("schema") && !message.contains("s3cret"), "{message}");
+    }
 }
