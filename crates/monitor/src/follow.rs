@@ -91,6 +91,9 @@ pub struct LogFollower {
     backfill: Option<bool>,
     /// RFC 6962 logs: the get-entries cap learned from short responses, kept across rounds.
     batch_sizer: BatchSizer,
+    /// Sharded instances: the log's lease, which every commit must still hold
+    /// ([`ctwatch_store::Store::commit_leased`]).
+    lease: Option<ctwatch_store::LogLease>,
 }
 
 impl LogFollower {
@@ -136,7 +139,15 @@ impl LogFollower {
             partial_since: None,
             backfill: None,
             batch_sizer: BatchSizer::new(source.fetch.batch_size),
+            lease: None,
         })
+    }
+
+    /// Commit only while `lease` is still this instance's lease of the log (sharded
+    /// instances): a commit after the lease passed to another instance fails with
+    /// [`StoreError::LeaseLost`] and writes nothing.
+    pub fn set_lease(&mut self, lease: ctwatch_store::LogLease) {
+        self.lease = Some(lease);
     }
 
     pub fn name(&self) -> &str {
@@ -520,6 +531,7 @@ impl LogFollower {
             .call({
                 let watch = self.shared.watch.clone();
                 let backfill = self.backfill;
+                let lease = self.lease.clone();
                 move |s| {
                     let mut commit = commit;
                     for mut f in crate::detect::precert_mismatches(s, &commit)? {
@@ -534,7 +546,10 @@ impl LogFollower {
                     }
                     match backfill {
                         Some(count_issuance) => s.commit_backfill(&commit, count_issuance),
-                        None => s.commit(&commit),
+                        None => match &lease {
+                            Some(lease) => s.commit_leased(&commit, lease),
+                            None => s.commit(&commit),
+                        },
                     }
                 }
             })

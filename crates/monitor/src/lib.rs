@@ -24,8 +24,10 @@ pub mod follow;
 pub mod misbehaviour;
 pub mod pem;
 pub mod process;
+pub mod retention;
 pub mod revocation;
 pub mod sequencer;
+pub mod shard;
 pub mod watch;
 
 use crate::config::{LogSource, Settings};
@@ -283,47 +285,35 @@ impl Monitor {
     /// Beside the followers run the CAA checks of stored certificates, CRL polling and the
     /// revocation-deadline evaluation: periodically in daemon mode; once, after every log caught
     /// up, in `UntilCaughtUp` mode (CAA retries of indeterminate answers included).
+    ///
+    /// With `[shard] instance` set, the instance follows only the logs it holds the lease of and
+    /// runs the workers only while it holds the singleton lease (see [`shard`]); that needs
+    /// `RunMode::Daemon`.
     pub async fn run(self, mode: RunMode, cancel: CancellationToken) -> Result<Vec<LogSummary>, MonitorError> {
-        let mut caa = self.caa_worker()?;
-        let mut crl = self.crl_worker();
-        let clock = self.settings.clock_start;
-        let store = self.shared.store.clone();
+        if let Some(shard) = self.settings.shard.clone() {
+            if mode != RunMode::Daemon {
+                return Err(MonitorError::Log {
+                    log: "[shard]".into(),
+                    error: "a sharded instance runs as a daemon: drop --until-caught-up, or run without \
+                            [shard] instance (nothing else may follow the same logs meanwhile)"
+                        .into(),
+                });
+            }
+            return shard::run(self, shard, cancel).await;
+        }
         let mut workers = tokio::task::JoinSet::new();
-        if mode == RunMode::Daemon {
-            let cancel_w = cancel.clone();
-            let caa_retry = self.settings.caa_retry;
-            workers.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(5).min(caa_retry));
-                loop {
-                    tokio::select! {
-                        _ = cancel_w.cancelled() => return Ok::<(), MonitorError>(()),
-                        _ = tick.tick() => {}
-                    }
-                    if let Some(w) = caa.as_mut() {
-                        w.pass().await?;
-                    }
-                    crl.pass(false).await?;
-                    revocation::evaluate(&store, clock, follow::unix_now()).await?;
-                }
-            });
-            caa = None;
-        }
-        let sink_worker = self.sink_worker()?;
-        if mode == RunMode::Daemon
-            && let Some(worker) = sink_worker
-        {
-            let cancel_s = cancel.clone();
-            workers.spawn(async move {
-                worker.run(Duration::from_secs(15), cancel_s).await;
-                Ok(())
-            });
-        }
+        let caa = if mode == RunMode::Daemon {
+            self.spawn_workers(&mut workers, None, &cancel)?;
+            None
+        } else {
+            self.caa_worker()?
+        };
         let mut tasks = tokio::task::JoinSet::new();
         for source in self.sources.clone() {
             let shared = self.shared.clone();
             let cancel = cancel.clone();
             let poll = self.settings.poll_interval;
-            tasks.spawn(async move { follow_log(source, shared, mode, poll, cancel).await });
+            tasks.spawn(async move { follow_log(source, shared, mode, poll, cancel, None).await });
         }
         let mut summaries = Vec::new();
         let mut fatal = None;
@@ -357,6 +347,57 @@ impl Monitor {
         Ok(summaries)
     }
 
+    /// Spawn the daemon's periodic workers into `workers`, until `cancel`: CAA checks, CRL
+    /// polling, revocation deadlines, certificate retention, the alert sinks and, for the
+    /// singleton of sharded instances, the store-fed surge detector (`tail`). Run by a single
+    /// instance, or by the instance holding the singleton lease: none of this may run twice.
+    fn spawn_workers(
+        &self,
+        workers: &mut tokio::task::JoinSet<Result<(), MonitorError>>,
+        mut tail: Option<shard::CertificateTail>,
+        cancel: &CancellationToken,
+    ) -> Result<(), MonitorError> {
+        let mut caa = self.caa_worker()?;
+        let mut crl = self.crl_worker();
+        let clock = self.settings.clock_start;
+        let store = self.shared.store.clone();
+        let retention = self.settings.certificate_retention;
+        let cancel_w = cancel.clone();
+        let caa_retry = self.settings.caa_retry;
+        workers.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5).min(caa_retry));
+            let mut last_prune: Option<std::time::Instant> = None;
+            loop {
+                tokio::select! {
+                    _ = cancel_w.cancelled() => return Ok::<(), MonitorError>(()),
+                    _ = tick.tick() => {}
+                }
+                if let Some(t) = tail.as_mut() {
+                    t.pass().await?;
+                }
+                if let Some(w) = caa.as_mut() {
+                    w.pass().await?;
+                }
+                crl.pass(false).await?;
+                revocation::evaluate(&store, clock, follow::unix_now()).await?;
+                if let Some(keep) = retention
+                    && last_prune.is_none_or(|t| t.elapsed() >= retention::PRUNE_INTERVAL)
+                {
+                    last_prune = Some(std::time::Instant::now());
+                    retention::prune_expired(&store, keep, follow::unix_now()).await?;
+                }
+            }
+        });
+        if let Some(worker) = self.sink_worker()? {
+            let cancel_s = cancel.clone();
+            workers.spawn(async move {
+                worker.run(Duration::from_secs(15), cancel_s).await;
+                Ok(())
+            });
+        }
+        Ok(())
+    }
+
     /// After catching up: CAA checks until nothing is due (indeterminate answers retried up to
     /// the configured attempts), one CRL pass, one revocation evaluation.
     async fn finish_checks(
@@ -387,6 +428,9 @@ impl Monitor {
         let mut crl = self.crl_worker();
         crl.pass(true).await?;
         revocation::evaluate(&self.shared.store, self.settings.clock_start, follow::unix_now()).await?;
+        if let Some(keep) = self.settings.certificate_retention {
+            retention::prune_expired(&self.shared.store, keep, follow::unix_now()).await?;
+        }
         if let Some(mut sinks) = self.sink_worker()? {
             let stats =
                 sinks.pass().await.map_err(|e| MonitorError::Log { log: "[[sink]]".into(), error: e.to_string() })?;
@@ -426,27 +470,30 @@ async fn build_detectors(
     for file in &settings.key_imports {
         import_keys(store, watch, &keys, file).await?;
     }
-    let surge = match &settings.surge {
-        None => None,
-        Some(config) => {
-            let detector = ctwatch_surge::SurgeDetector::new(config.clone())
-                .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?;
-            let mut stage = detect::SurgeStage::new(detector);
-            // History: five weeks of stored hourly counts of the watched issuers.
-            let now_hour = follow::unix_now() / 3600;
-            let issuers: Vec<ctwatch_ct::Hash> =
-                settings.cas.iter().flat_map(|c| c.issuer_spki_sha256.iter().copied()).collect();
-            for issuer in issuers {
-                let counts =
-                    store.call(move |s| s.issuance_counts(Some(&issuer), now_hour - 35 * 24, now_hour + 48)).await?;
-                for c in counts {
-                    stage.seed_hourly(c.issuer_spki_sha256, c.hour, &c.validation_type, c.count);
-                }
-            }
-            Some(Arc::new(Mutex::new(stage)))
-        }
-    };
+    let surge = seeded_surge_stage(settings, store).await?.map(|stage| Arc::new(Mutex::new(stage)));
     Ok(detect::DetectorSet { lints: settings.lints, keys, surge })
+}
+
+/// The surge stage (when surge detection is on), seeded with five weeks of the watched
+/// issuers' stored hourly counts.
+async fn seeded_surge_stage(
+    settings: &Settings,
+    store: &StoreHandle,
+) -> Result<Option<detect::SurgeStage>, MonitorError> {
+    let Some(config) = &settings.surge else { return Ok(None) };
+    let detector = ctwatch_surge::SurgeDetector::new(config.clone())
+        .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?;
+    let mut stage = detect::SurgeStage::new(detector);
+    let now_hour = follow::unix_now() / 3600;
+    let issuers: Vec<ctwatch_ct::Hash> =
+        settings.cas.iter().flat_map(|c| c.issuer_spki_sha256.iter().copied()).collect();
+    for issuer in issuers {
+        let counts = store.call(move |s| s.issuance_counts(Some(&issuer), now_hour - 35 * 24, now_hour + 48)).await?;
+        for c in counts {
+            stage.seed_hourly(c.issuer_spki_sha256, c.hour, &c.validation_type, c.count);
+        }
+    }
+    Ok(Some(stage))
 }
 
 /// What a key import did.
@@ -509,6 +556,7 @@ async fn follow_log(
     mode: RunMode,
     poll: Duration,
     cancel: CancellationToken,
+    lease: Option<ctwatch_store::LogLease>,
 ) -> Result<LogSummary, MonitorError> {
     let name = source.name.clone();
     let log_err = |e: RoundError| match e {
@@ -516,6 +564,9 @@ async fn follow_log(
         other => MonitorError::Log { log: name.clone(), error: other.to_string() },
     };
     let mut follower = LogFollower::open(&source, shared).await.map_err(log_err)?;
+    if let Some(lease) = lease {
+        follower.set_lease(lease);
+    }
     let mut target: Option<u64> = None;
     let mut failures = 0u32;
     let outcome = loop {
