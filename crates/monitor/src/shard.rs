@@ -280,13 +280,18 @@ const MAX_GAPS: usize = 100_000;
 const TAIL_PAGE: usize = 1000;
 const TAIL_PAGES_PER_PASS: usize = 50;
 
+/// The tail evaluates surges after this many new certificates (and at the end of a pass), as
+/// often as a follower does with its commits: a surge is classified by what was seen when it
+/// opened, so evaluating only once over a long stretch can describe the same surge differently.
+const EVALUATE_EVERY: usize = 50;
+
 /// The singleton's view of every stored certificate, whichever instance committed it: read from
 /// the store in id order, it feeds the surge detector (so baselines and windows aggregate all
 /// instances) and the CRL URLs to poll.
 ///
 /// A new singleton starts from the first stored certificate and rebuilds the surge state from
-/// them (that replaces seeding from hourly counts, which would count them twice); surges are
-/// evaluated once the tail has caught up with the store.
+/// them (that replaces seeding from hourly counts, which would count them twice), evaluating
+/// as it goes like a follower catching up.
 pub struct CertificateTail {
     store: StoreHandle,
     watch: Arc<Watchlist>,
@@ -332,29 +337,31 @@ impl CertificateTail {
         let now = Instant::now();
         self.gaps.retain(|_, missed| now.duration_since(*missed) < GAP_WAIT);
         let mut after = self.gaps.keys().next().map_or(self.newest, |first| first - 1);
-        let mut caught_up = false;
-        let mut read = HashSet::new();
+        let mut findings = Vec::new();
+        let mut unevaluated = 0;
         for _ in 0..TAIL_PAGES_PER_PASS {
             let page = self.store.call(move |s| s.certificates(after, TAIL_PAGE)).await?;
             for cert in &page {
-                self.take(cert, now);
-                read.insert(cert.identity);
+                if self.take(cert, now) {
+                    unevaluated += 1;
+                }
+                if unevaluated >= EVALUATE_EVERY
+                    && let Some(stage) = self.stage.as_mut()
+                {
+                    findings.extend(stage.evaluate(&HashSet::new()));
+                    unevaluated = 0;
+                }
             }
             match page.last() {
                 Some(last) if page.len() == TAIL_PAGE => after = last.id,
-                _ => {
-                    caught_up = true;
-                    break;
-                }
+                _ => break,
             }
         }
         let Some(stage) = self.stage.as_mut() else { return Ok(()) };
-        stage.mark_committed(read);
-        if !caught_up {
-            return Ok(());
+        if unevaluated > 0 {
+            findings.extend(stage.evaluate(&HashSet::new()));
         }
         let at = unix_now();
-        let mut findings = stage.evaluate(&HashSet::new());
         for f in &mut findings {
             f.seen_at = at;
             if f.ca.is_none()
@@ -375,8 +382,9 @@ impl CertificateTail {
         Ok(())
     }
 
-    /// Observe one stored certificate and keep track of ids skipped over.
-    fn take(&mut self, cert: &StoredCertificate, now: Instant) {
+    /// Observe one stored certificate and keep track of ids skipped over. Returns whether it
+    /// was not read before.
+    fn take(&mut self, cert: &StoredCertificate, now: Instant) -> bool {
         if cert.id > self.newest {
             // Ids between the newest read and this one are missing for now.
             let missing = (cert.id - self.newest - 1).min(MAX_GAPS as i64);
@@ -388,7 +396,7 @@ impl CertificateTail {
             }
             self.newest = cert.id;
         } else if self.gaps.remove(&cert.id).is_none() {
-            return; // Read before.
+            return false; // Read before.
         }
         if let Ok(mut urls) = self.crl_urls.lock() {
             for url in &cert.facts.crl_distribution_points {
@@ -411,7 +419,10 @@ impl CertificateTail {
                     facts: cert.facts.clone(),
                 },
             });
+            // It is stored: surge findings may list it.
+            stage.mark_committed([cert.identity]);
         }
+        true
     }
 }
 
