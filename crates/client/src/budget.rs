@@ -198,6 +198,7 @@ impl RequestBudget {
             s.rate = (s.rate * s.step).min(self.ceiling);
             s.step = (1.0 + (s.step - 1.0) * 2.0).min(MAX_PROBE_STEP);
             s.last_change = now;
+            tracing::debug!(rate = s.rate, "quiet interval: request rate adapted upwards");
         }
     }
 
@@ -254,12 +255,18 @@ impl RequestBudget {
                     }
                 };
                 s.rate = new_rate.clamp(MIN_RATE, self.ceiling);
+                let accepted = s.accepted;
                 s.segment_start = now + delay;
                 s.segment_pause = delay;
                 s.accepted = 0;
                 s.last_change = now;
                 s.adaptations += 1;
-                tracing::debug!(rate = s.rate, "429: request rate adapted to the log's limit");
+                tracing::debug!(
+                    rate = s.rate,
+                    accepted,
+                    segment_secs = segment,
+                    "429: request rate adapted to the log's limit"
+                );
             }
         }
         self.pause_at(delay, now);

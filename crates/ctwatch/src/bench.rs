@@ -185,7 +185,8 @@ fn run_certspotter(binary: &Path, dir: &Path, entries: u64) -> anyhow::Result<Ru
     Ok(RunFigures::new("certspotter", "rfc6962", entries, wall, usage.unwrap_or_default()))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (the upper one of an even count; 0 when empty).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }

@@ -174,6 +174,28 @@ enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Against a log allowing N requests/s (429 beyond) and K entries per get-entries: achieved
+    /// entries/s vs N·K, share of requests refused, batch cap learned.
+    RateLimited {
+        /// Requests per second the log allows (N).
+        #[arg(long, default_value_t = 20.0)]
+        requests_per_second: f64,
+        /// Entries per get-entries response at most (K).
+        #[arg(long, default_value_t = 64)]
+        batch_cap: u64,
+        /// Size the log for this many seconds of catch-up at the allowed rate.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// The monitor's configured request ceiling, as a multiple of N.
+        #[arg(long, default_value_t = 4.0)]
+        ceiling_factor: f64,
+        /// The monitor's configured batch size.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: u64,
+        /// Repetitions (report medians).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
     /// (internal) Generate and serve the benchmark log until killed.
     #[command(hide = true)]
     ServeLog {
@@ -274,6 +296,20 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 certspotter,
                 dir,
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::RateLimited { requests_per_second, batch_cap, seconds, ceiling_factor, batch_size, runs },
+        } => {
+            runtime.block_on(crate::bench_rate::rate_limited(crate::bench_rate::RateLimitedOptions {
+                requests_per_second,
+                batch_cap,
+                seconds,
+                ceiling_factor,
+                batch_size,
+                runs,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::ServeLog { entries, watched_percent, dir } } => {

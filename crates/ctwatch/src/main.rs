@@ -4,6 +4,7 @@
 
 mod backfill;
 mod bench;
+mod bench_rate;
 mod ccadb;
 mod cli;
 mod demo;
