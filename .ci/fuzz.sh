@@ -48,12 +48,23 @@ fi
 
 start=$(date +%s)
 echo "== build (release, sanitizer: $sanitizer, debug assertions) in $target_dir"
-cargo fuzz build "${fuzz_flags[@]}"
 host=$(rustc -vV | sed -n 's/^host: //p')
+if [ "$sanitizer" = address ]; then
+  cargo fuzz build "${fuzz_flags[@]}"
+  seed="$target_dir/$host/release/seed"
+else
+  # Without ASan's runtime nothing defines the coverage callbacks in `seed` (not a libFuzzer
+  # binary): build the targets one by one, and `seed` as an ordinary program.
+  for target in "${targets[@]}"; do
+    cargo fuzz build "${fuzz_flags[@]}" "$target"
+  done
+  cargo build --quiet --manifest-path fuzz/Cargo.toml --bin seed --target-dir "$target_dir/plain"
+  seed="$target_dir/plain/debug/seed"
+fi
 echo "== built in $(( $(date +%s) - start ))s"
 
 echo "== seed corpora from $CTWATCH_DATA_DIR"
-"$target_dir/$host/release/seed" fuzz/corpus
+"$seed" fuzz/corpus
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
