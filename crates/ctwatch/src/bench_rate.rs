@@ -76,7 +76,7 @@ pub async fn rate_limited(opts: RateLimitedOptions) -> anyhow::Result<()> {
         dir.path().join("ctwatch.toml"),
         format!(
             "log_list = \"log_list.json\"\n[store]\npath = \"ctwatch.sqlite\"\n\
-             [fetch]\nrequests_per_second = {ceiling}\nconcurrency = 8\nbatch_size = {}\ncommit_entries = 1000000\n",
+             [fetch]\nrequests_per_second = {ceiling}\nconcurrency = 8\nbatch_size = {}\ncommit_entries = 8192\n",
             opts.batch_size
         ),
     )?;
