@@ -98,7 +98,13 @@ pub async fn rate_limited(opts: RateLimitedOptions) -> anyhow::Result<()> {
             let exe = exe.clone();
             move || -> anyhow::Result<_> {
                 let mut child = Command::new(exe)
-                    .args(["--log-level", "warn,ctwatch_monitor::follow=info,ctwatch_client=debug", "run", "--until-caught-up", "--config"])
+                    .args([
+                        "--log-level",
+                        "warn,ctwatch_monitor::follow=info,ctwatch_client=debug",
+                        "run",
+                        "--until-caught-up",
+                        "--config",
+                    ])
                     .arg(config)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
