@@ -409,13 +409,10 @@ async fn daemon_until_failures(
     let settings = ctwatch_monitor::config::Settings::load(&path).unwrap();
     let store = settings.store.open().unwrap();
     let recorder = std::sync::Arc::new(Recorder::default());
-    let monitor = ctwatch_monitor::Monitor::with_observer(
-        settings,
-        store,
-        std::sync::Arc::new(Observer(recorder.clone())),
-    )
-    .await
-    .unwrap();
+    let monitor =
+        ctwatch_monitor::Monitor::with_observer(settings, store, std::sync::Arc::new(Observer(recorder.clone())))
+            .await
+            .unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let run = tokio::spawn(monitor.run(ctwatch_monitor::RunMode::Daemon, cancel.clone()));
     let bad_failures =

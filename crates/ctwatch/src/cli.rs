@@ -249,9 +249,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let mode = if until_caught_up { RunMode::UntilCaughtUp } else { RunMode::Daemon };
             runtime.block_on(run_monitor(settings, mode, Duration::from_secs(grace_secs), mode == RunMode::Daemon))
         }
-        Command::Backfill { config, log, from, to } => {
-            runtime.block_on(crate::backfill::run(&config, &log, from, to))
-        }
+        Command::Backfill { config, log, from, to } => runtime.block_on(crate::backfill::run(&config, &log, from, to)),
         Command::Status { config, format } => {
             let settings = load_or_usage(&config)?;
             crate::status::print_status(&settings.store, format)?;
