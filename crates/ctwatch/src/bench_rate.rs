@@ -47,7 +47,7 @@ pub struct RateFigures {
 
 /// Build the log, serve it here, run the monitor against it `runs` times.
 pub async fn rate_limited(opts: RateLimitedOptions) -> anyhow::Result<()> {
-    if !(opts.requests_per_second > 0.0) || opts.batch_cap == 0 {
+    if !opts.requests_per_second.is_finite() || opts.requests_per_second <= 0.0 || opts.batch_cap == 0 {
         bail!("--requests-per-second and --batch-cap must be positive");
     }
     let allowed = opts.requests_per_second * opts.batch_cap as f64;
