@@ -183,3 +183,67 @@ pub(crate) fn lease_expiry(instance: &str, ttl: std::time::Duration, now: i64) -
         .and_then(|ttl| now.checked_add(ttl))
         .ok_or_else(|| StoreError::Other(format!("lease expiry {now} + {ttl:?} does not fit a 64-bit integer")))
 }
+
+/// The entry range `[start, end)` a commit writes, checked the way every backend checks it
+/// before writing anything.
+pub(crate) struct BatchRange<'a> {
+    label: &'a str,
+    start: u64,
+    end: u64,
+    /// How error messages name the range ("batch range", "backfill").
+    name: &'static str,
+}
+
+impl<'a> BatchRange<'a> {
+    /// For [`crate::Store::commit`]: the checkpoint is this log's, the batch starts at the
+    /// stored cursor (`CursorMismatch` otherwise) and the cursor does not move backwards.
+    pub(crate) fn for_commit(label: &'a str, stored_cursor: u64, batch: &CommitBatch) -> Result<Self, StoreError> {
+        if batch.checkpoint.log_id != batch.log_id {
+            return Err(StoreError::Other(format!(
+                "commit for log {label} carries a checkpoint of log {}",
+                hex::encode(batch.checkpoint.log_id)
+            )));
+        }
+        if stored_cursor != batch.previous_cursor {
+            return Err(StoreError::CursorMismatch {
+                log: label.to_string(),
+                stored: stored_cursor,
+                proposed: batch.checkpoint.cursor,
+                batch_start: batch.previous_cursor,
+            });
+        }
+        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
+        if end < start {
+            return Err(StoreError::Other(format!(
+                "commit for log {label} would move the cursor backwards from {start} to {end}"
+            )));
+        }
+        Ok(BatchRange { label, start, end, name: "batch range" })
+    }
+
+    /// For [`crate::Store::commit_backfill`]: the range lies entirely below the stored cursor.
+    pub(crate) fn for_backfill(label: &'a str, stored_cursor: u64, batch: &CommitBatch) -> Result<Self, StoreError> {
+        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
+        if end < start || end > stored_cursor {
+            return Err(StoreError::Other(format!(
+                "backfill of log {label} covers [{start}, {end}) but only entries below the cursor {stored_cursor} can be backfilled"
+            )));
+        }
+        Ok(BatchRange { label, start, end, name: "backfill" })
+    }
+
+    /// The end of the range: the cursor after a commit.
+    pub(crate) fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// `index` (of an entry or malformed entry, named by `what`) lies in the range.
+    pub(crate) fn check(&self, index: u64, what: &str) -> Result<(), StoreError> {
+        let BatchRange { label, start, end, name } = self;
+        if (*start..*end).contains(&index) {
+            Ok(())
+        } else {
+            Err(StoreError::Other(format!("{what} {index} of log {label} is outside the {name} [{start}, {end})")))
+        }
+    }
+}

@@ -12,8 +12,8 @@
 use super::{pg_text, read};
 use crate::StoreError;
 use crate::columns::{
-    UNKNOWN_ISSUER, check_lease, evidence_to_sql, facts_json, from_sql_int, hour_of, lease_expiry, log_label,
-    severity_str, sql_limit, status_str, to_sql_int,
+    BatchRange, UNKNOWN_ISSUER, check_lease, evidence_to_sql, facts_json, from_sql_int, hour_of, lease_expiry,
+    log_label, severity_str, sql_limit, status_str, to_sql_int,
 };
 use crate::model::*;
 use postgres::{Client, Transaction};
@@ -146,34 +146,9 @@ fn commit_in(
         .map(|row| -> Result<(Option<String>, i64), StoreError> { Ok((row.try_get(0)?, row.try_get(1)?)) })
         .transpose()?;
     check_lease(&label, &batch.log_id, lease, lease_row)?;
-    if batch.checkpoint.log_id != batch.log_id {
-        return Err(StoreError::Other(format!(
-            "commit for log {label} carries a checkpoint of log {}",
-            hex::encode(batch.checkpoint.log_id)
-        )));
-    }
-    if log.cursor != batch.previous_cursor {
-        return Err(StoreError::CursorMismatch {
-            log: label,
-            stored: log.cursor,
-            proposed: batch.checkpoint.cursor,
-            batch_start: batch.previous_cursor,
-        });
-    }
-    let start = batch.previous_cursor;
-    let end = batch.checkpoint.cursor;
-    if end < start {
-        return Err(StoreError::Other(format!(
-            "commit for log {label} would move the cursor backwards from {start} to {end}"
-        )));
-    }
-    let in_range = |index: u64, what: &str| {
-        if (start..end).contains(&index) {
-            Ok(())
-        } else {
-            Err(StoreError::Other(format!("{what} {index} of log {label} is outside the batch range [{start}, {end})")))
-        }
-    };
+    let range = BatchRange::for_commit(&label, log.cursor, batch)?;
+    let end = range.end();
+    let in_range = |index: u64, what: &str| range.check(index, what);
     let end_sql = to_sql_int(end, "cursor")?;
 
     // Check every entry before writing anything, and merge entries of the same certificate.
@@ -246,22 +221,8 @@ pub(super) fn commit_backfill(
     in_transaction(client, |tx| {
         let log = find_log(tx, &batch.log_id, true)?;
         let label = log_label(&log.name, &batch.log_id);
-        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
-        if end < start || end > log.cursor {
-            return Err(StoreError::Other(format!(
-                "backfill of log {label} covers [{start}, {end}) but only entries below the cursor {} can be backfilled",
-                log.cursor
-            )));
-        }
-        let in_range = |index: u64, what: &str| {
-            if (start..end).contains(&index) {
-                Ok(())
-            } else {
-                Err(StoreError::Other(format!(
-                    "{what} {index} of log {label} is outside the backfill [{start}, {end})"
-                )))
-            }
-        };
+        let range = BatchRange::for_backfill(&label, log.cursor, batch)?;
+        let in_range = |index: u64, what: &str| range.check(index, what);
         for entry in &batch.entries {
             in_range(entry.index, "entry")?;
         }

@@ -9,7 +9,7 @@
 
 use super::{from_sql_int, log_label, severity_str, status_str, to_sql_int};
 use crate::StoreError;
-use crate::columns::{UNKNOWN_ISSUER, facts_json, hour_of};
+use crate::columns::{BatchRange, UNKNOWN_ISSUER, facts_json, hour_of};
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 use std::collections::HashMap;
@@ -66,34 +66,9 @@ fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch, lease: Option<&LogLease>
         .query_row([&batch.log_id[..]], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     crate::columns::check_lease(&label, &batch.log_id, lease, holder)?;
-    if batch.checkpoint.log_id != batch.log_id {
-        return Err(StoreError::Other(format!(
-            "commit for log {label} carries a checkpoint of log {}",
-            hex::encode(batch.checkpoint.log_id)
-        )));
-    }
-    if log.cursor != batch.previous_cursor {
-        return Err(StoreError::CursorMismatch {
-            log: label,
-            stored: log.cursor,
-            proposed: batch.checkpoint.cursor,
-            batch_start: batch.previous_cursor,
-        });
-    }
-    let start = batch.previous_cursor;
-    let end = batch.checkpoint.cursor;
-    if end < start {
-        return Err(StoreError::Other(format!(
-            "commit for log {label} would move the cursor backwards from {start} to {end}"
-        )));
-    }
-    let in_range = |index: u64, what: &str| {
-        if (start..end).contains(&index) {
-            Ok(())
-        } else {
-            Err(StoreError::Other(format!("{what} {index} of log {label} is outside the batch range [{start}, {end})")))
-        }
-    };
+    let range = BatchRange::for_commit(&label, log.cursor, batch)?;
+    let end = range.end();
+    let in_range = |index: u64, what: &str| range.check(index, what);
 
     let mut outcome = CommitOutcome::default();
     // Issuance increments, merged before touching the table: the monitor's counts for unstored
@@ -181,22 +156,8 @@ pub(super) fn commit_backfill(
     in_transaction(conn, |tx| {
         let log = find_log(tx, &batch.log_id)?;
         let label = log_label(&log.name, &batch.log_id);
-        let (start, end) = (batch.previous_cursor, batch.checkpoint.cursor);
-        if end < start || end > log.cursor {
-            return Err(StoreError::Other(format!(
-                "backfill of log {label} covers [{start}, {end}) but only entries below the cursor {} can be backfilled",
-                log.cursor
-            )));
-        }
-        let in_range = |index: u64, what: &str| {
-            if (start..end).contains(&index) {
-                Ok(())
-            } else {
-                Err(StoreError::Other(format!(
-                    "{what} {index} of log {label} is outside the backfill [{start}, {end})"
-                )))
-            }
-        };
+        let range = BatchRange::for_backfill(&label, log.cursor, batch)?;
+        let in_range = |index: u64, what: &str| range.check(index, what);
         let mut outcome = CommitOutcome::default();
         let mut issuance: HashMap<(Hash, i64, &str), u64> = HashMap::new();
         for entry in &batch.entries {
