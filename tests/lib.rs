@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use ctwatch_monitor::config::Settings;
 use ctwatch_monitor::{LogSummary, Monitor, RunMode};
-use ctwatch_store::{SqliteStore, Store as _};
+use ctwatch_store::SqliteStore;
 use ctwatch_testlog::{CertFactory, LeafSpec, TestLog, TestLogServer, encode_sct_list};
 use std::path::{Path, PathBuf};
 
@@ -128,14 +128,11 @@ pub fn open_store(path: &Path) -> SqliteStore {
 
 /// Every stored certificate as (identity, der, has_precert, has_final), sorted by identity.
 pub fn certificate_set(store: &SqliteStore) -> Vec<([u8; 32], Vec<u8>, bool, bool)> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.certificates(after, 1000).expect("certificates");
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        out.extend(page.into_iter().map(|c| (c.identity, c.der, c.has_precert, c.has_final)));
-    }
+    let mut out: Vec<_> = ctwatch_store::testing::all_certificates(store)
+        .expect("certificates")
+        .into_iter()
+        .map(|c| (c.identity, c.der, c.has_precert, c.has_final))
+        .collect();
     out.sort();
     out
 }

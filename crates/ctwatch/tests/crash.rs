@@ -24,15 +24,9 @@ fn snapshot(path: &Path) -> Snapshot {
     let store = SqliteStore::open_read_only(path).unwrap();
     let status = store.log_status().unwrap();
     let mut certificates = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.certificates(after, 500).unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for c in page {
-            let entries = store.entries_for_certificate(c.id).unwrap().len();
-            certificates.push((c.identity, c.has_precert, c.has_final, entries));
-        }
+    for c in ctwatch_store::testing::all_certificates(&store).unwrap() {
+        let entries = store.entries_for_certificate(c.id).unwrap().len();
+        certificates.push((c.identity, c.has_precert, c.has_final, entries));
     }
     certificates.sort();
     let mut findings: Vec<(String, String, u64)> = store

@@ -118,3 +118,17 @@ fn admin(url: &str, sql: String) -> Result<(), StoreError> {
     .join()
     .map_err(|_| StoreError::Other("the PostgreSQL administration thread panicked".to_string()))?
 }
+
+/// Every stored certificate, lowest id first, read page by page (for assertions on small
+/// stores).
+pub fn all_certificates(store: &dyn crate::Store) -> Result<Vec<crate::StoredCertificate>, crate::StoreError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.certificates(after, 1000)?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(page);
+    }
+    Ok(out)
+}
