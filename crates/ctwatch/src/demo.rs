@@ -125,28 +125,13 @@ async fn grow(ca: &CertFactory, a: &TestLog, b: &TestLog) {
             let now_s = ctwatch_monitor::follow::unix_now();
             spec.not_before = now_s - 60;
             spec.not_after = now_s + 90 * 24 * HOUR;
-            if issue(ca, &[a, b], &spec).is_err() {
+            if ctwatch_scenario::log_certificate(ca, &[a, b], &spec, now_ms(), true).is_err() {
                 return;
             }
         }
         a.publish();
         b.publish();
     }
-}
-
-fn issue(ca: &CertFactory, logs: &[&TestLog; 2], spec: &LeafSpec) -> anyhow::Result<()> {
-    let ts = now_ms();
-    let precert = ca.precert(spec)?;
-    let chain = ca.chain();
-    let rest = chain.get(1..).unwrap_or_default().to_vec();
-    let first = logs[0].add_precert_entry(&precert.der, ca.issuer_der(), rest.clone(), ts)?;
-    logs[1].add_precert_entry(&precert.der, ca.issuer_der(), rest, ts)?;
-    let sct = logs[0].sct_for_entry(first)?;
-    let final_der = ca.final_cert(&precert, &ctwatch_testlog::encode_sct_list(&[sct]))?;
-    for log in logs {
-        log.add_x509_entry(&final_der, chain.clone(), ts)?;
-    }
-    Ok(())
 }
 
 fn demo_config(listen: SocketAddr, detectors: &str) -> String {

@@ -184,6 +184,38 @@ pub fn tw_zone() -> String {
     )
 }
 
+/// Log one certificate of `ca` for `spec` at `ts_ms` in every log of `logs`: the
+/// precertificate, then (when `log_final`) the final certificate embedding the first log's
+/// SCT. Returns the entries added to each log (1 or 2).
+pub fn log_certificate(
+    ca: &CertFactory,
+    logs: &[&TestLog],
+    spec: &LeafSpec,
+    ts_ms: u64,
+    log_final: bool,
+) -> Result<u64, ScenarioError> {
+    let Some(first_log) = logs.first() else {
+        return Err(ScenarioError::Log("no log to add the certificate to".into()));
+    };
+    let precert = ca.precert(spec).map_err(cert_err)?;
+    let chain = ca.chain();
+    let rest = chain.get(1..).unwrap_or_default().to_vec();
+    let mut first_index = None;
+    for log in logs {
+        let index = log.add_precert_entry(&precert.der, ca.issuer_der(), rest.clone(), ts_ms).map_err(log_err)?;
+        first_index.get_or_insert(index);
+    }
+    if !log_final {
+        return Ok(1);
+    }
+    let sct = first_log.sct_for_entry(first_index.unwrap_or_default()).map_err(log_err)?;
+    let final_der = ca.final_cert(&precert, &encode_sct_list(&[sct])).map_err(cert_err)?;
+    for log in logs {
+        log.add_x509_entry(&final_der, chain.clone(), ts_ms).map_err(log_err)?;
+    }
+    Ok(2)
+}
+
 /// The scenario's certificates, logged, and the CRLs its CAs publish.
 #[derive(Debug)]
 pub struct Incidents {
@@ -201,9 +233,9 @@ impl Incidents {
     /// first log's SCT). `crl_url` maps a CRL file name to the URL certificates point at.
     /// Does not publish the logs.
     pub fn build(logs: &[&TestLog], now: i64, crl_url: &dyn Fn(&str) -> String) -> Result<Incidents, ScenarioError> {
-        let Some(first_log) = logs.first() else {
+        if logs.is_empty() {
             return Err(ScenarioError::Log("the scenario needs at least one log".into()));
-        };
+        }
         let mut factories = BTreeMap::new();
         for name in CAS {
             factories.insert(name, CertFactory::new(&format!("{name} Test CA")).map_err(cert_err)?);
@@ -308,29 +340,7 @@ impl Incidents {
         for p in &plan {
             let ca = factories.get(p.ca).ok_or_else(|| ScenarioError::Certificates(format!("no CA {}", p.ca)))?;
             let ts_ms = (p.ts.max(0) as u64) * 1000;
-            let precert = ca.precert(&p.spec).map_err(cert_err)?;
-            let chain = ca.chain();
-            let mut first_index = None;
-            for log in logs {
-                let index = log
-                    .add_precert_entry(
-                        &precert.der,
-                        ca.issuer_der(),
-                        chain.get(1..).unwrap_or_default().to_vec(),
-                        ts_ms,
-                    )
-                    .map_err(log_err)?;
-                first_index.get_or_insert(index);
-            }
-            entries += 1;
-            if p.log_final {
-                let sct = first_log.sct_for_entry(first_index.unwrap_or_default()).map_err(log_err)?;
-                let final_der = ca.final_cert(&precert, &encode_sct_list(&[sct])).map_err(cert_err)?;
-                for log in logs {
-                    log.add_x509_entry(&final_der, chain.clone(), ts_ms).map_err(log_err)?;
-                }
-                entries += 1;
-            }
+            entries += log_certificate(ca, logs, &p.spec, ts_ms, p.log_final)?;
         }
         Ok(Incidents { factories, crls, entries })
     }
