@@ -378,6 +378,24 @@ impl SurgeDetector {
         }
     }
 
+    /// Whether an evaluation whose windows end at `end_hour` could find anything: some issuer has
+    /// a surge open or certificates within the longest window before it.
+    pub fn is_active(&self, end_hour: i64) -> bool {
+        let since = end_hour - self.max_window;
+        self.issuers.values().any(|st| st.open.is_some() || st.last_hour >= since)
+    }
+
+    /// Sets the ratio gauge of issuers without certificates in the longest window before
+    /// `end_hour` to 0 (what an evaluation would measure), without evaluating.
+    pub fn settle_idle(&mut self, end_hour: i64) {
+        let since = end_hour - self.max_window;
+        for st in self.issuers.values_mut() {
+            if st.open.is_none() && st.last_hour < since && st.ratio.is_some() {
+                st.ratio = Some(0.0);
+            }
+        }
+    }
+
     /// The issuer's `observed / expected` over the longest window at the latest evaluation, for a
     /// gauge; `None` for an unknown issuer or one without a baseline yet.
     pub fn current_ratio(&self, issuer: &[u8; 32]) -> Option<f64> {

@@ -76,12 +76,14 @@
 #![forbid(unsafe_code)]
 
 mod baseline;
+mod closer;
 mod config;
 mod detector;
 mod domain;
 mod series;
 mod surge;
 
+pub use closer::{CloserStats, HourCloser};
 pub use config::{SurgeConfig, SurgeConfigError};
 pub use detector::{DetectorStats, IssuanceEvent, SurgeDetector};
 pub use domain::{public_suffix, registered_domain, registered_domains};
