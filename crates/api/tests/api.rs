@@ -120,7 +120,7 @@ fn fixture() -> Fixture {
     let batch = CommitBatch {
         log_id: ARGON,
         previous_cursor: 0,
-        checkpoint: LogCheckpoint { log_id: ARGON, cursor: 4, peaks: vec![], verified_head: None },
+        checkpoint: LogCheckpoint { log_id: ARGON, cursor: 4, peaks: vec![], verified_head: None, position_ms: 0 },
         entries: vec![
             entry(0, &precert.der, identity_a, true, issuer, now_ms),
             entry(1, &final_a, identity_a, false, issuer, now_ms),
@@ -135,7 +135,7 @@ fn fixture() -> Fixture {
     let xenon = CommitBatch {
         log_id: XENON,
         previous_cursor: 0,
-        checkpoint: LogCheckpoint { log_id: XENON, cursor: 8, peaks: vec![], verified_head: None },
+        checkpoint: LogCheckpoint { log_id: XENON, cursor: 8, peaks: vec![], verified_head: None, position_ms: 0 },
         entries: vec![entry(7, &final_a, identity_a, false, issuer, now_ms)],
         malformed: vec![],
         issuance: vec![],
@@ -656,6 +656,7 @@ async fn readyz_follows_the_readiness_rule() {
                 signature: vec![],
             }),
             findings: vec![],
+            position_ms: Some(1_000),
             at: now_secs(),
         };
         fx.store.call(move |s| s.record_observation(&obs)).await.unwrap();

@@ -128,7 +128,7 @@ fn unknown_lists_counted_issuers_missing_from_the_map() {
         .commit(&CommitBatch {
             log_id,
             previous_cursor: 0,
-            checkpoint: LogCheckpoint { log_id, cursor: 10, peaks: vec![], verified_head: None },
+            checkpoint: LogCheckpoint { log_id, cursor: 10, peaks: vec![], verified_head: None, position_ms: 0 },
             entries: vec![],
             malformed: vec![],
             // 0x10 is in the map; 0xaa and 0xbb are not; 0xcc is outside the window.

@@ -60,7 +60,7 @@ fn batch(log_id: [u8; 32], cursor: u64, entries: Vec<EntryRecord>, findings: Vec
     CommitBatch {
         log_id,
         previous_cursor: 0,
-        checkpoint: LogCheckpoint { log_id, cursor, peaks: vec![], verified_head: None },
+        checkpoint: LogCheckpoint { log_id, cursor, peaks: vec![], verified_head: None, position_ms: 0 },
         entries,
         malformed: vec![],
         issuance: vec![],

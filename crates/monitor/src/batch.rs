@@ -15,6 +15,7 @@ pub struct BatchBuilder {
     findings: Vec<NewFinding>,
     skipped: u64,
     covered: u64,
+    newest_ms: u64,
 }
 
 impl BatchBuilder {
@@ -27,6 +28,11 @@ impl BatchBuilder {
         self.covered == 0
     }
 
+    /// The newest entry timestamp covered (ms since the Unix epoch; 0 before any).
+    pub fn newest_ms(&self) -> u64 {
+        self.newest_ms
+    }
+
     /// Identities of the certificates in this batch.
     pub fn identities(&self) -> std::collections::HashSet<Hash> {
         self.entries.iter().map(|e| e.certificate.identity).collect()
@@ -35,21 +41,13 @@ impl BatchBuilder {
     /// Add findings raised outside entry processing (surges); they get the CA name from the
     /// issuer and the time.
     pub fn add_findings(&mut self, findings: Vec<NewFinding>, watch: &Watchlist, now: i64) {
-        for mut f in findings {
-            f.seen_at = now;
-            if f.ca.is_none()
-                && let Some(issuer) = f.issuer.as_deref().and_then(|h| hex::decode(h).ok())
-                && let Ok(issuer) = <Hash>::try_from(issuer.as_slice())
-            {
-                f.ca = watch.ca_for(&issuer).map(|c| c.name.clone());
-            }
-            self.findings.push(f);
-        }
+        self.findings.extend(attributed(findings, watch, now));
     }
 
     /// Add one processed entry; findings get the CA name and the time.
     pub fn push(&mut self, entry: ProcessedEntry, watch: &Watchlist, now: i64) {
         self.covered += 1;
+        self.newest_ms = self.newest_ms.max(entry.timestamp_ms);
         match entry.class {
             Classified::Record(record, findings) => {
                 let ca = record
@@ -98,4 +96,19 @@ impl BatchBuilder {
             skipped_entries: self.skipped,
         }
     }
+}
+
+/// Findings raised outside entry processing (surges) with the time and, when missing, the CA
+/// name from the issuer.
+pub fn attributed(findings: Vec<NewFinding>, watch: &Watchlist, now: i64) -> impl Iterator<Item = NewFinding> {
+    findings.into_iter().map(move |mut f| {
+        f.seen_at = now;
+        if f.ca.is_none()
+            && let Some(issuer) = f.issuer.as_deref().and_then(|h| hex::decode(h).ok())
+            && let Ok(issuer) = <Hash>::try_from(issuer.as_slice())
+        {
+            f.ca = watch.ca_for(&issuer).map(|c| c.name.clone());
+        }
+        f
+    })
 }

@@ -13,8 +13,8 @@ use crate::watch::Watchlist;
 use ctwatch_ct::Hash;
 use ctwatch_keys::keyset::{CompromisedKeySet, ReuseClass, ReuseContext, classify_reuse};
 use ctwatch_store::{EntryRecord, NewFinding, Severity};
-use ctwatch_surge::{IssuanceEvent, SurgeDetector};
-use std::collections::{HashSet, VecDeque};
+use ctwatch_surge::{HourCloser, IssuanceEvent, SurgeDetector};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Shared detector state (one per monitor).
@@ -131,11 +131,36 @@ pub fn reuse_finding(
     }
 }
 
+/// How far behind the most advanced log another log may be before it stops holding surge
+/// evaluation back. Its certificates then count late (they still weigh in every later window
+/// covering their hour), so a stalled or frozen log delays surge findings by at most this.
+pub const SURGE_LOG_LAG_ALLOWANCE_MS: u64 = 3_600_000;
+
+/// Surge hours up to this many certificates wait in memory for every log to pass them.
+const MAX_PENDING_SURGE_EVENTS: usize = 200_000;
+
+/// The time every log has been read up to, for closing surge hours: the slowest log's position,
+/// except that logs more than [`SURGE_LOG_LAG_ALLOWANCE_MS`] behind the most advanced one are
+/// not waited for. `None` without logs.
+pub fn surge_watermark(positions: impl IntoIterator<Item = u64>) -> Option<u64> {
+    let (min, max) = positions.into_iter().fold(None, |acc: Option<(u64, u64)>, p| match acc {
+        None => Some((p, p)),
+        Some((lo, hi)) => Some((lo.min(p), hi.max(p))),
+    })?;
+    Some(min.max(max.saturating_sub(SURGE_LOG_LAG_ALLOWANCE_MS)))
+}
+
 /// The surge detector with the dedup it needs: each distinct certificate is observed once,
 /// even when it arrives as a precertificate and a final certificate, or in several logs.
+///
+/// Certificates wait in an [`HourCloser`] until every log feeding the stage is past the end of
+/// their hour ([`surge_watermark`] of the positions given to [`SurgeStage::set_position`]);
+/// each complete hour is then evaluated at its end. A surge is therefore raised after the hour
+/// it is seen in closes, and the same certificates give the same surges whatever order or
+/// instance they arrive through.
 #[derive(Debug)]
 pub struct SurgeStage {
-    detector: SurgeDetector,
+    closer: HourCloser,
     seen: HashSet<Hash>,
     order: VecDeque<Hash>,
     /// Identities known to be in the store: a finding may only link stored certificates, and a
@@ -143,25 +168,40 @@ pub struct SurgeStage {
     committed: HashSet<Hash>,
     /// Bound on remembered identities (memory: ~48 bytes each).
     max_seen: usize,
-    /// Newest entry timestamp observed (the detector's clock when catching up).
-    latest_ms: u64,
+    /// How far each log feeding the stage is read (ms since the Unix epoch).
+    positions: HashMap<Hash, u64>,
 }
 
 impl SurgeStage {
-    pub fn new(detector: SurgeDetector) -> Self {
+    /// A stage fed by `logs` (none read yet).
+    pub fn new(detector: SurgeDetector, logs: impl IntoIterator<Item = Hash>) -> Self {
         SurgeStage {
-            detector,
+            closer: HourCloser::new(detector, MAX_PENDING_SURGE_EVENTS),
             seen: HashSet::new(),
             order: VecDeque::new(),
             committed: HashSet::new(),
             max_seen: 1_000_000,
-            latest_ms: 0,
+            positions: logs.into_iter().map(|log| (log, 0)).collect(),
         }
     }
 
     /// Seed from stored hourly counts.
     pub fn seed_hourly(&mut self, issuer: Hash, hour: i64, validation_type: &str, count: u64) {
-        self.detector.seed_hourly(issuer, hour, validation_type, count);
+        self.closer.detector_mut().seed_hourly(issuer, hour, validation_type, count);
+    }
+
+    /// Record that `log` is read up to `position_ms` (positions never go back).
+    pub fn set_position(&mut self, log: Hash, position_ms: u64) {
+        let p = self.positions.entry(log).or_insert(0);
+        *p = (*p).max(position_ms);
+    }
+
+    /// Like [`SurgeStage::set_position`], for logs the stage was created with only (positions
+    /// read from a store shared with other configurations are ignored for other logs).
+    pub fn update_position(&mut self, log: Hash, position_ms: u64) {
+        if let Some(p) = self.positions.get_mut(&log) {
+            *p = (*p).max(position_ms);
+        }
     }
 
     /// Observe one stored certificate (ignored when seen before). Returns whether it was new.
@@ -179,14 +219,13 @@ impl SurgeStage {
         }
         let Some(issuer) = cert.issuer_spki_sha256 else { return true };
         let domains = ctwatch_surge::registered_domains(&cert.facts.dns_names);
-        self.detector.observe(&IssuanceEvent {
+        self.closer.observe(&IssuanceEvent {
             issuer,
             timestamp_ms: record.timestamp_ms,
             validation_type: cert.facts.validation_type.as_str(),
             registered_domains: &domains,
             cert_identity: cert.identity,
         });
-        self.latest_ms = self.latest_ms.max(record.timestamp_ms);
         true
     }
 
@@ -199,15 +238,13 @@ impl SurgeStage {
         }
     }
 
-    /// Evaluate at the newest entry time seen (log time, so catch-up equals live tailing) and
-    /// turn surges into findings. Certificates listed are those already stored or in
-    /// `in_batch`; the others join the finding when it is re-reported (every hour while open).
+    /// Close the hours every log is past and turn surges into findings. Certificates listed
+    /// are those already stored or in `in_batch`; the others join the finding when it is
+    /// re-reported (every hour while open).
     pub fn evaluate(&mut self, in_batch: &HashSet<Hash>) -> Vec<NewFinding> {
-        if self.latest_ms == 0 {
-            return Vec::new();
-        }
-        self.detector
-            .evaluate(self.latest_ms)
+        let Some(watermark) = surge_watermark(self.positions.values().copied()) else { return Vec::new() };
+        self.closer
+            .advance(watermark)
             .into_iter()
             .map(|s| NewFinding {
                 key: s.key.clone(),
@@ -227,9 +264,14 @@ impl SurgeStage {
             .collect()
     }
 
-    /// Current surge ratio of an issuer (for metrics).
+    /// Current surge ratio of an issuer (for metrics; updated as hours close).
     pub fn current_ratio(&self, issuer: &Hash) -> Option<f64> {
-        self.detector.current_ratio(issuer)
+        self.closer.detector().current_ratio(issuer)
+    }
+
+    /// Counters of the hour closing (certificates waiting, late, hours evaluated).
+    pub fn closer_stats(&self) -> ctwatch_surge::CloserStats {
+        self.closer.stats()
     }
 }
 
@@ -287,4 +329,36 @@ pub fn precert_mismatches(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: u64 = 3_600_000;
+
+    #[test]
+    fn the_watermark_waits_for_the_slowest_log_within_the_allowance() {
+        assert_eq!(surge_watermark([]), None);
+        assert_eq!(surge_watermark([5 * H]), Some(5 * H));
+        assert_eq!(surge_watermark([10 * H, 10 * H - H / 2, 10 * H - H / 4]), Some(10 * H - H / 2));
+        // A log further behind than the allowance is not waited for.
+        assert_eq!(surge_watermark([10 * H, 3 * H]), Some(10 * H - SURGE_LOG_LAG_ALLOWANCE_MS));
+        // Logs not read yet hold nothing back once another log is far ahead.
+        assert_eq!(surge_watermark([0, 0]), Some(0));
+        assert_eq!(surge_watermark([0, 2 * H]), Some(H));
+    }
+
+    #[test]
+    fn positions_never_go_back_and_unknown_logs_are_ignored_on_update() {
+        let detector = SurgeDetector::new(ctwatch_surge::SurgeConfig::default()).unwrap();
+        let mut stage = SurgeStage::new(detector, [[1; 32], [2; 32]]);
+        stage.set_position([1; 32], 10 * H);
+        stage.set_position([1; 32], 5 * H);
+        stage.update_position([2; 32], 10 * H);
+        stage.update_position([3; 32], 1);
+        assert_eq!(stage.positions.len(), 2);
+        assert_eq!(stage.positions.get(&[1; 32]), Some(&(10 * H)));
+        assert_eq!(surge_watermark(stage.positions.values().copied()), Some(10 * H));
+    }
 }

@@ -20,8 +20,8 @@ use ctwatch_ct::Hash;
 use ctwatch_ct::loglist::LogEndpoint;
 use ctwatch_ct::merkle::CompactRange;
 use ctwatch_ct::sth::{LogKey, SignedTreeHead, TreeHead};
-use ctwatch_store::{LogCheckpoint, LogIdentity, LogObservation, StoreError, VerifiedHead};
-use std::collections::{HashMap, VecDeque};
+use ctwatch_store::{LogCheckpoint, LogIdentity, LogObservation, NewFinding, StoreError, VerifiedHead};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -126,6 +126,11 @@ impl LogFollower {
         let committed_range = CompactRange::from_parts(committed.cursor, committed.peaks.clone()).map_err(|e| {
             RoundError::Store(StoreError::Corrupt(format!("log {}: stored compact range: {e}", source.name)))
         })?;
+        if let Some(surge) = &shared.detectors.surge
+            && let Ok(mut surge) = surge.lock()
+        {
+            surge.set_position(key.log_id, committed.position_ms);
+        }
         Ok(LogFollower {
             name: source.name.clone(),
             log_id: key.log_id,
@@ -273,12 +278,22 @@ impl LogFollower {
         if let Some(h) = &verified_head {
             self.committed.verified_head = Some(h.clone());
         }
+        // Caught up with a head consistent with everything committed: the log is read up to
+        // the head's time.
+        let position_ms = (self.committed.cursor == sth.head.tree_size && self.backfill.is_none())
+            .then_some(sth.head.timestamp)
+            .filter(|&t| t > self.committed.position_ms);
+        if let Some(position) = position_ms {
+            self.committed.position_ms = position;
+            findings.extend(self.surge_findings(Some(position), &HashSet::new(), now));
+        }
         let obs = LogObservation {
             log_id: self.log_id,
             seen_tree_size: Some(sth.head.tree_size),
             seen_timestamp_ms: Some(sth.head.timestamp),
             verified_head,
             findings,
+            position_ms,
             at: now,
         };
         self.shared.store.call(move |s| s.record_observation(&obs)).await?;
@@ -335,6 +350,7 @@ impl LogFollower {
             seen_timestamp_ms: None,
             verified_head: None,
             findings: vec![m.to_finding(&self.name, &self.log_id, now)],
+            position_ms: None,
             at: now,
         };
         if let Err(e) = self.shared.store.call(move |s| s.record_observation(&obs)).await {
@@ -505,24 +521,26 @@ impl LogFollower {
             let mis = Misbehaviour::EntriesDoNotMatch { head: sth.head, covered: m, detail };
             return Err(self.misbehaved(mis).await);
         }
+        // The log is read up to its newest entry, or up to the head once caught up with it
+        // (backfills read below the cursor and say nothing about the log's position).
+        let position_ms = match self.backfill {
+            Some(_) => self.committed.position_ms,
+            None => {
+                let head = if m == sth.head.tree_size { sth.head.timestamp } else { 0 };
+                self.committed.position_ms.max(batch.newest_ms()).max(head)
+            }
+        };
         // Surges are evaluated only on verified entries, right before they commit.
         let identities = batch.identities();
-        if let Some(surge) = &self.shared.detectors.surge
-            && let Ok(mut surge) = surge.lock()
-        {
-            let findings = surge.evaluate(&identities);
-            batch.add_findings(findings, &self.shared.watch, unix_now());
-            for ca in self.shared.watch.cas() {
-                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| surge.current_ratio(i)).fold(0.0f64, f64::max);
-                self.shared.observer.on_surge_ratio(&ca.name, ratio);
-            }
-        }
+        let surges = self.surge_findings(self.backfill.is_none().then_some(position_ms), &identities, unix_now());
+        batch.add_findings(surges, &self.shared.watch, unix_now());
         let previous = self.committed.cursor;
         let checkpoint = LogCheckpoint {
             log_id: self.log_id,
             cursor: m,
             peaks: range.peaks().to_vec(),
             verified_head: Some(to_verified_head(sth)),
+            position_ms,
         };
         let commit = batch.into_commit(self.log_id, previous, checkpoint.clone());
         let outcome = self
@@ -563,6 +581,24 @@ impl LogFollower {
         }
         self.shared.observer.on_commit(&self.name, previous, m, &outcome);
         Ok(())
+    }
+
+    /// Moves this log's position in the surge stage (when given) and returns the surge findings
+    /// of the hours that closed, with their CA names; updates the surge-ratio gauges.
+    fn surge_findings(&self, position_ms: Option<u64>, in_batch: &HashSet<Hash>, now: i64) -> Vec<NewFinding> {
+        let Some(surge) = &self.shared.detectors.surge else { return Vec::new() };
+        let Ok(mut surge) = surge.lock() else { return Vec::new() };
+        if let Some(position) = position_ms {
+            surge.set_position(self.log_id, position);
+        }
+        let findings = surge.evaluate(in_batch);
+        if !findings.is_empty() {
+            for ca in self.shared.watch.cas() {
+                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| surge.current_ratio(i)).fold(0.0f64, f64::max);
+                self.shared.observer.on_surge_ratio(&ca.name, ratio);
+            }
+        }
+        crate::batch::attributed(findings, &self.shared.watch, now).collect()
     }
 
     /// `Ok(Ok(()))`: the first `range.size()` entries are a prefix of `sth`'s tree.

@@ -483,7 +483,8 @@ async fn seeded_surge_stage(
     let Some(config) = &settings.surge else { return Ok(None) };
     let detector = ctwatch_surge::SurgeDetector::new(config.clone())
         .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?;
-    let mut stage = detect::SurgeStage::new(detector);
+    let logs = settings.logs.iter().map(|log| ctwatch_ct::sha256(&log.key_der));
+    let mut stage = detect::SurgeStage::new(detector, logs);
     let now_hour = follow::unix_now() / 3600;
     let issuers: Vec<ctwatch_ct::Hash> =
         settings.cas.iter().flat_map(|c| c.issuer_spki_sha256.iter().copied()).collect();

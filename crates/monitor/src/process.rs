@@ -30,6 +30,8 @@ pub struct ProcessedEntry {
     /// For stored certificates: the issuer certificate from the chain, when it is the issuer
     /// (its SPKI hash matches), so the monitor can verify that issuer's CRLs.
     pub issuer_der: Option<Vec<u8>>,
+    /// The entry's timestamp (ms since the Unix epoch); 0 when the entry could not be decoded.
+    pub timestamp_ms: u64,
 }
 
 /// Read-only context for processing entries of one log.
@@ -76,6 +78,7 @@ pub fn process_rfc6962(
         index,
         leaf_hash,
         issuer_der: None,
+        timestamp_ms: 0,
         class: Classified::Malformed(Box::new(MalformedEntry {
             log_id: ctx.log_id,
             index,
@@ -99,7 +102,13 @@ pub fn process_rfc6962(
         && !ctx.watch.is_watched(Some(issuer))
         && !ctx.watch.all_issuers
     {
-        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None };
+        return ProcessedEntry {
+            index,
+            leaf_hash,
+            class: Classified::Skipped,
+            issuer_der: None,
+            timestamp_ms: entry.timestamp,
+        };
     }
     let extra = match wire::decode_extra_data(entry.signed_entry.entry_type(), extra_data) {
         Ok(x) => x,
@@ -110,13 +119,14 @@ pub fn process_rfc6962(
         None => extra.chain.first().and_then(|c| cache.spki_of(c)),
     };
     let chain_issuer = extra.chain.into_iter().next();
+    let timestamp_ms = entry.timestamp;
     match classify(ctx, index, leaf_hash, entry, extra.pre_certificate, issuer) {
         Ok(class) => {
             let issuer_der = match (&class, chain_issuer, issuer) {
                 (Classified::Record(..), Some(der), Some(i)) if cache.spki_of(&der) == Some(i) => Some(der),
                 _ => None,
             };
-            ProcessedEntry { index, leaf_hash, class, issuer_der }
+            ProcessedEntry { index, leaf_hash, class, issuer_der, timestamp_ms }
         }
         Err(e) => malformed(e),
     }
@@ -136,16 +146,18 @@ pub fn process_tile_leaf(
         SignedEntry::Precert { issuer_key_hash, .. } => Some(*issuer_key_hash),
         SignedEntry::X509(_) => issuer_spki,
     };
+    let timestamp_ms = leaf.entry.timestamp;
     if !ctx.watch.is_watched(issuer.as_ref()) && !ctx.watch.all_issuers {
-        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None };
+        return ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None, timestamp_ms };
     }
     let extra_for_record = leaf.encode();
     match classify(ctx, index, leaf_hash, leaf.entry, leaf.pre_certificate, issuer) {
-        Ok(class) => ProcessedEntry { index, leaf_hash, class, issuer_der: None },
+        Ok(class) => ProcessedEntry { index, leaf_hash, class, issuer_der: None, timestamp_ms },
         Err(error) => ProcessedEntry {
             index,
             leaf_hash,
             issuer_der: None,
+            timestamp_ms,
             class: Classified::Malformed(Box::new(MalformedEntry {
                 log_id: ctx.log_id,
                 index,

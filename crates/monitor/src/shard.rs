@@ -280,18 +280,14 @@ const MAX_GAPS: usize = 100_000;
 const TAIL_PAGE: usize = 1000;
 const TAIL_PAGES_PER_PASS: usize = 50;
 
-/// The tail evaluates surges after this many new certificates (and at the end of a pass), as
-/// often as a follower does with its commits: a surge is classified by what was seen when it
-/// opened, so evaluating only once over a long stretch can describe the same surge differently.
-const EVALUATE_EVERY: usize = 50;
-
 /// The singleton's view of every stored certificate, whichever instance committed it: read from
 /// the store in id order, it feeds the surge detector (so baselines and windows aggregate all
 /// instances) and the CRL URLs to poll.
 ///
 /// A new singleton starts from the first stored certificate and rebuilds the surge state from
-/// them (that replaces seeding from hourly counts, which would count them twice), evaluating
-/// as it goes like a follower catching up.
+/// them (that replaces seeding from hourly counts, which would count them twice). Surge hours
+/// close as the logs' positions in the store pass them, whichever instance moved them, so the
+/// surges found do not depend on which instance read what, or when.
 pub struct CertificateTail {
     store: StoreHandle,
     watch: Arc<Watchlist>,
@@ -318,6 +314,7 @@ impl CertificateTail {
             Some(config) => Some(SurgeStage::new(
                 ctwatch_surge::SurgeDetector::new(config.clone())
                     .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?,
+                monitor.settings.logs.iter().map(|log| ctwatch_ct::sha256(&log.key_der)),
             )),
         };
         Ok(CertificateTail {
@@ -337,30 +334,34 @@ impl CertificateTail {
         let now = Instant::now();
         self.gaps.retain(|_, missed| now.duration_since(*missed) < GAP_WAIT);
         let mut after = self.gaps.keys().next().map_or(self.newest, |first| first - 1);
-        let mut findings = Vec::new();
-        let mut unevaluated = 0;
+        // Positions first: every certificate committed with them is visible to the reads below.
+        let positions = match self.stage {
+            Some(_) => self.store.call(|s| s.log_status()).await?,
+            None => Vec::new(),
+        };
+        let mut complete = false;
         for _ in 0..TAIL_PAGES_PER_PASS {
             let page = self.store.call(move |s| s.certificates(after, TAIL_PAGE)).await?;
             for cert in &page {
-                if self.take(cert, now) {
-                    unevaluated += 1;
-                }
-                if unevaluated >= EVALUATE_EVERY
-                    && let Some(stage) = self.stage.as_mut()
-                {
-                    findings.extend(stage.evaluate(&HashSet::new()));
-                    unevaluated = 0;
-                }
+                self.take(cert, now);
             }
             match page.last() {
                 Some(last) if page.len() == TAIL_PAGE => after = last.id,
-                _ => break,
+                _ => {
+                    complete = true;
+                    break;
+                }
             }
         }
         let Some(stage) = self.stage.as_mut() else { return Ok(()) };
-        if unevaluated > 0 {
-            findings.extend(stage.evaluate(&HashSet::new()));
+        if complete {
+            for log in &positions {
+                if let Some(id) = hex::decode(&log.log_id).ok().and_then(|b| <Hash>::try_from(b.as_slice()).ok()) {
+                    stage.update_position(id, log.position_ms);
+                }
+            }
         }
+        let mut findings = stage.evaluate(&HashSet::new());
         let at = unix_now();
         for f in &mut findings {
             f.seen_at = at;

@@ -33,6 +33,10 @@ pub struct LogCheckpoint {
     pub cursor: u64,
     pub peaks: Vec<Hash>,
     pub verified_head: Option<VerifiedHead>,
+    /// How far the log is known to be read, in ms since the Unix epoch: the newest entry
+    /// timestamp committed, or the verified head's timestamp once the cursor reached its size
+    /// (0 when unknown). Never goes back. Surge detection closes an hour once every log is past it.
+    pub position_ms: u64,
 }
 
 /// A certificate to store (only for watched issuers).
@@ -153,6 +157,8 @@ pub struct LogObservation {
     /// nothing new to download).
     pub verified_head: Option<VerifiedHead>,
     pub findings: Vec<NewFinding>,
+    /// A newer position (see [`LogCheckpoint::position_ms`]), e.g. caught up to a newer head.
+    pub position_ms: Option<u64>,
     /// Unix seconds.
     pub at: i64,
 }
@@ -169,6 +175,8 @@ pub struct LogStatus {
     pub seen_timestamp_ms: Option<u64>,
     pub entries_stored: u64,
     pub entries_skipped: u64,
+    /// See [`LogCheckpoint::position_ms`].
+    pub position_ms: u64,
     pub malformed_entries: u64,
 }
 

@@ -101,6 +101,7 @@ pub async fn backfill(
         cursor: from,
         peaks: start.peaks().to_vec(),
         verified_head: Some(super::to_verified_head(&sth)),
+        position_ms: follower.committed.position_ms,
     };
     follower.committed_range = start;
     follower.backfill = Some(count_issuance);

@@ -15,7 +15,7 @@ use postgres::{GenericClient, Row};
 /// The saved state of a log, or `None` when it is not registered.
 pub(super) fn checkpoint(client: &mut impl GenericClient, log_id: &Hash) -> Result<Option<LogCheckpoint>, StoreError> {
     let Some(row) = client.query_opt(
-        "SELECT cursor, peaks, verified_size, verified_timestamp, verified_root, verified_signature
+        "SELECT cursor, peaks, verified_size, verified_timestamp, verified_root, verified_signature, position_ms
          FROM logs WHERE log_id = $1",
         &[&&log_id[..]],
     )?
@@ -38,14 +38,15 @@ pub(super) fn checkpoint(client: &mut impl GenericClient, log_id: &Hash) -> Resu
         }),
         _ => return Err(StoreError::Corrupt("verified tree head is partially stored".to_string())),
     };
-    Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head }))
+    let position_ms = from_sql_int(row.try_get(6)?, "log position")?;
+    Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head, position_ms }))
 }
 
 pub(super) fn log_status(client: &mut impl GenericClient) -> Result<Vec<LogStatus>, StoreError> {
     let rows = client.query(
         "SELECT l.log_id, l.name, l.url, l.cursor, l.verified_size, l.seen_size, l.seen_timestamp,
                 l.entries_stored, l.entries_skipped,
-                (SELECT count(*) FROM malformed_entries m WHERE m.log_ref = l.id)
+                (SELECT count(*) FROM malformed_entries m WHERE m.log_ref = l.id), l.position_ms
          FROM logs l ORDER BY l.id",
         &[],
     )?;
@@ -62,6 +63,7 @@ pub(super) fn log_status(client: &mut impl GenericClient) -> Result<Vec<LogStatu
                 entries_stored: from_sql_int(row.try_get(7)?, "entries stored")?,
                 entries_skipped: from_sql_int(row.try_get(8)?, "entries skipped")?,
                 malformed_entries: from_sql_int(row.try_get(9)?, "malformed entry count")?,
+            position_ms: from_sql_int(row.try_get(10)?, "log position")?,
             })
         })
         .collect()

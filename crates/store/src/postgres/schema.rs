@@ -12,7 +12,7 @@ use crate::StoreError;
 use postgres::{Client, GenericClient};
 
 /// The ordered migrations: `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build reads and writes.
 pub(crate) fn current_version() -> i64 {
@@ -168,6 +168,11 @@ CREATE TABLE log_leases (
 ALTER TABLE findings ADD COLUMN pruned_certificates BIGINT NOT NULL DEFAULT 0;
 
 CREATE INDEX certificates_not_after ON certificates (not_after);
+"#;
+
+/// Version 3: each log's position in time (as in the SQLite schema).
+const V3: &str = r#"
+ALTER TABLE logs ADD COLUMN position_ms BIGINT NOT NULL DEFAULT 0;
 "#;
 
 /// Create `schema` unless it exists (checked first, so a user without the CREATE privilege can

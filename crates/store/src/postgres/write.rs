@@ -197,10 +197,11 @@ fn commit_in(
     tx.execute(
         &format!(
             "UPDATE logs SET cursor = $2, peaks = $3, entries_stored = entries_stored + $4,
-                    entries_skipped = entries_skipped + $5, updated_at = {NOW_SECS}
+                    entries_skipped = entries_skipped + $5, position_ms = GREATEST(position_ms, $6),
+                    updated_at = {NOW_SECS}
              WHERE id = $1"
         ),
-        &[&log.id, &end_sql, &peaks, &stored, &skipped],
+        &[&log.id, &end_sql, &peaks, &stored, &skipped, &to_sql_int(batch.checkpoint.position_ms, "log position")?],
     )?;
     if let Some(head) = &batch.checkpoint.verified_head {
         set_verified_head(tx, log.id, head)?;
@@ -562,13 +563,15 @@ pub(super) fn record_observation(client: &mut Client, obs: &LogObservation) -> R
         let log = find_log(tx, &obs.log_id, false)?;
         let size = obs.seen_tree_size.map(|s| to_sql_int(s, "seen tree size")).transpose()?;
         let timestamp = obs.seen_timestamp_ms.map(|t| to_sql_int(t, "seen timestamp")).transpose()?;
+        let position = obs.position_ms.map(|t| to_sql_int(t, "log position")).transpose()?;
         tx.execute(
             &format!(
                 "UPDATE logs SET seen_size = coalesce($2, seen_size),
-                        seen_timestamp = coalesce($3, seen_timestamp), updated_at = {NOW_SECS}
+                        seen_timestamp = coalesce($3, seen_timestamp),
+                        position_ms = GREATEST(position_ms, coalesce($4::BIGINT, 0)), updated_at = {NOW_SECS}
                  WHERE id = $1"
             ),
-            &[&log.id, &size, &timestamp],
+            &[&log.id, &size, &timestamp, &position],
         )?;
         if let Some(head) = &obs.verified_head {
             set_verified_head(tx, log.id, head)?;

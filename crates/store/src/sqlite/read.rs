@@ -12,7 +12,7 @@ use rusqlite::{Connection, Row, params};
 /// The saved state of a log, or `None` when it is not registered.
 pub(super) fn checkpoint(conn: &Connection, log_id: &Hash) -> Result<Option<LogCheckpoint>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT cursor, peaks, verified_size, verified_timestamp, verified_root, verified_signature
+        "SELECT cursor, peaks, verified_size, verified_timestamp, verified_root, verified_signature, position_ms
          FROM logs WHERE log_id = ?1",
     )?;
     let mut rows = stmt.query([&log_id[..]])?;
@@ -22,7 +22,8 @@ pub(super) fn checkpoint(conn: &Connection, log_id: &Hash) -> Result<Option<LogC
     let cursor = from_sql_int(row.get(0)?, "log cursor")?;
     let peaks = decode_peaks(&row.get::<_, Vec<u8>>(1)?)?;
     let verified_head = verified_head(row)?;
-    Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head }))
+    let position_ms = from_sql_int(row.get(6)?, "log position")?;
+    Ok(Some(LogCheckpoint { log_id: *log_id, cursor, peaks, verified_head, position_ms }))
 }
 
 /// Columns 2..=5 of the checkpoint query: all NULL or all set.
@@ -47,7 +48,7 @@ pub(super) fn log_status(conn: &Connection) -> Result<Vec<LogStatus>, StoreError
     let mut stmt = conn.prepare_cached(
         "SELECT l.log_id, l.name, l.url, l.cursor, l.verified_size, l.seen_size, l.seen_timestamp,
                 l.entries_stored, l.entries_skipped,
-                (SELECT count(*) FROM malformed_entries m WHERE m.log_ref = l.id)
+                (SELECT count(*) FROM malformed_entries m WHERE m.log_ref = l.id), l.position_ms
          FROM logs l ORDER BY l.id",
     )?;
     let mut rows = stmt.query([])?;
@@ -65,6 +66,7 @@ pub(super) fn log_status(conn: &Connection) -> Result<Vec<LogStatus>, StoreError
             entries_stored: from_sql_int(row.get(7)?, "entries stored")?,
             entries_skipped: from_sql_int(row.get(8)?, "entries skipped")?,
             malformed_entries: from_sql_int(row.get(9)?, "malformed entry count")?,
+            position_ms: from_sql_int(row.get(10)?, "log position")?,
         });
     }
     Ok(out)

@@ -10,7 +10,7 @@ use crate::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The ordered migrations: `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build reads and writes.
 pub(crate) fn current_version() -> i64 {
@@ -214,6 +214,13 @@ CREATE TABLE log_leases (
 ALTER TABLE findings ADD COLUMN pruned_certificates INTEGER NOT NULL DEFAULT 0;
 
 CREATE INDEX certificates_not_after ON certificates (not_after);
+"#;
+
+/// Version 3: how far each log is read in time (`LogCheckpoint::position_ms`), which sharded
+/// instances need to close surge hours together.
+const V3: &str = r#"
+-- ms since the Unix epoch; 0 until a commit records one.
+ALTER TABLE logs ADD COLUMN position_ms INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// Read the schema version of an open database.

@@ -136,10 +136,17 @@ fn commit_in(tx: &Transaction<'_>, batch: &CommitBatch, lease: Option<&LogLease>
     let peaks: Vec<u8> = batch.checkpoint.peaks.concat();
     tx.prepare_cached(
         "UPDATE logs SET cursor = ?2, peaks = ?3, entries_stored = entries_stored + ?4,
-                entries_skipped = entries_skipped + ?5, updated_at = unixepoch()
+                entries_skipped = entries_skipped + ?5, position_ms = max(position_ms, ?6), updated_at = unixepoch()
          WHERE id = ?1",
     )?
-    .execute(params![log.id, to_sql_int(end, "cursor")?, peaks, stored, skipped])?;
+    .execute(params![
+        log.id,
+        to_sql_int(end, "cursor")?,
+        peaks,
+        stored,
+        skipped,
+        to_sql_int(batch.checkpoint.position_ms, "log position")?
+    ])?;
     if let Some(head) = &batch.checkpoint.verified_head {
         set_verified_head(tx, log.id, head)?;
     }
@@ -363,12 +370,14 @@ pub(super) fn record_observation(conn: &mut Connection, obs: &LogObservation) ->
         let log = find_log(tx, &obs.log_id)?;
         let size = obs.seen_tree_size.map(|s| to_sql_int(s, "seen tree size")).transpose()?;
         let timestamp = obs.seen_timestamp_ms.map(|t| to_sql_int(t, "seen timestamp")).transpose()?;
+        let position = obs.position_ms.map(|t| to_sql_int(t, "log position")).transpose()?;
         tx.prepare_cached(
             "UPDATE logs SET seen_size = coalesce(?2, seen_size),
-                    seen_timestamp = coalesce(?3, seen_timestamp), updated_at = unixepoch()
+                    seen_timestamp = coalesce(?3, seen_timestamp),
+                    position_ms = max(position_ms, coalesce(?4, 0)), updated_at = unixepoch()
              WHERE id = ?1",
         )?
-        .execute(params![log.id, size, timestamp])?;
+        .execute(params![log.id, size, timestamp, position])?;
         if let Some(head) = &obs.verified_head {
             set_verified_head(tx, log.id, head)?;
         }
