@@ -63,7 +63,7 @@ pub(super) fn log_status(client: &mut impl GenericClient) -> Result<Vec<LogStatu
                 entries_stored: from_sql_int(row.try_get(7)?, "entries stored")?,
                 entries_skipped: from_sql_int(row.try_get(8)?, "entries skipped")?,
                 malformed_entries: from_sql_int(row.try_get(9)?, "malformed entry count")?,
-            position_ms: from_sql_int(row.try_get(10)?, "log position")?,
+                position_ms: from_sql_int(row.try_get(10)?, "log position")?,
             })
         })
         .collect()
