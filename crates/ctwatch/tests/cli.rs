@@ -420,3 +420,41 @@ fn report_is_an_incident_appendix_with_counts_and_the_csv() {
     let missing = ctwatch(&["report", "999999", "--config", f.config.to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn status_shows_who_holds_each_log_in_a_sharded_deployment() {
+    let f = fixture();
+    let config = f.config.to_str().unwrap();
+    // Unsharded: no lease column.
+    let table = stdout(&ctwatch(&["status", "--config", config]));
+    assert!(!table.contains("HELD BY"), "{table}");
+    assert!(table.contains("argon2025h1"), "{table}");
+
+    let store_path = f.config.with_file_name("ctwatch.sqlite");
+    let mut store = SqliteStore::open(&store_path).unwrap();
+    let now = ctwatch_monitor::follow::unix_now();
+    let ttl = std::time::Duration::from_secs(600);
+    store.acquire_log_lease(&ARGON, "node-a", ttl, now).unwrap().unwrap();
+    for instance in ["node-a", "node-b"] {
+        store.acquire_log_lease(&ctwatch_monitor::shard::presence_id(instance), instance, ttl, now).unwrap().unwrap();
+    }
+    store.acquire_log_lease(&ctwatch_monitor::shard::SINGLETON_LEASE, "node-b", ttl, now).unwrap().unwrap();
+    // A lapsed lease is nobody's.
+    store.acquire_log_lease(&XENON, "node-c", std::time::Duration::from_secs(1), now - 10).unwrap().unwrap();
+    drop(store);
+
+    let table = stdout(&ctwatch(&["status", "--config", config]));
+    let line = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
+    assert!(table.lines().next().unwrap_or_default().contains("HELD BY"), "{table}");
+    assert!(line("argon2025h1").trim_end().ends_with("node-a"), "{table}");
+    assert!(line("xenon2025h1").trim_end().ends_with('-'), "{table}");
+    assert!(table.contains("instances alive: node-a, node-b"), "{table}");
+    assert!(table.contains("surges): node-b"), "{table}");
+
+    let rows = jsonl(&ctwatch(&["status", "--config", config, "--format", "json"]));
+    let by_name = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(by_name("argon2025h1")["lease_holder"], "node-a");
+    assert!(by_name("argon2025h1")["lease_expires_at"].as_i64().unwrap() > now);
+    assert_eq!(by_name("xenon2025h1")["lease_holder"], Value::Null);
+    assert_eq!(by_name("argon2025h1")["cursor"], 3);
+}
