@@ -68,6 +68,9 @@ pub struct Shared {
     pub issuers: Arc<Mutex<HashMap<Hash, Vec<u8>>>>,
     /// CRL distribution points of stored certificates (polled by the CRL worker).
     pub crl_urls: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Notified after a write that stored findings, so that the alert sinks deliver them at
+    /// once instead of at their next periodic pass.
+    pub findings_stored: Arc<tokio::sync::Notify>,
 }
 
 /// The follower of one log.
@@ -287,6 +290,7 @@ impl LogFollower {
             self.committed.position_ms = position;
             findings.extend(self.surge_findings(Some(position), &HashSet::new(), now));
         }
+        let stored_findings = !findings.is_empty();
         let obs = LogObservation {
             log_id: self.log_id,
             seen_tree_size: Some(sth.head.tree_size),
@@ -297,6 +301,9 @@ impl LogFollower {
             at: now,
         };
         self.shared.store.call(move |s| s.record_observation(&obs)).await?;
+        if stored_findings {
+            self.shared.findings_stored.notify_one();
+        }
         Ok(())
     }
 
@@ -356,6 +363,7 @@ impl LogFollower {
         if let Err(e) = self.shared.store.call(move |s| s.record_observation(&obs)).await {
             return RoundError::Store(e);
         }
+        self.shared.findings_stored.notify_one();
         RoundError::Misbehaved(m)
     }
 
@@ -580,6 +588,9 @@ impl LogFollower {
             surge.mark_committed(identities);
         }
         self.shared.observer.on_commit(&self.name, previous, m, &outcome);
+        if outcome.new_findings > 0 {
+            self.shared.findings_stored.notify_one();
+        }
         Ok(())
     }
 

@@ -203,6 +203,7 @@ impl Monitor {
             detectors,
             issuers: Arc::new(Mutex::new(issuers)),
             crl_urls: Arc::default(),
+            findings_stored: Arc::default(),
         };
         Ok(Monitor { settings, sources, shared })
     }
@@ -364,6 +365,7 @@ impl Monitor {
         let retention = self.settings.certificate_retention;
         let cancel_w = cancel.clone();
         let caa_retry = self.settings.caa_retry;
+        let findings_stored = self.shared.findings_stored.clone();
         workers.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5).min(caa_retry));
             let mut last_prune: Option<std::time::Instant> = None;
@@ -375,11 +377,15 @@ impl Monitor {
                 if let Some(t) = tail.as_mut() {
                     t.pass().await?;
                 }
+                let mut found = 0;
                 if let Some(w) = caa.as_mut() {
-                    w.pass().await?;
+                    found += w.pass().await?.findings;
                 }
-                crl.pass(false).await?;
-                revocation::evaluate(&store, clock, follow::unix_now()).await?;
+                found += crl.pass(false).await?.findings;
+                found += revocation::evaluate(&store, clock, follow::unix_now()).await?;
+                if found > 0 {
+                    findings_stored.notify_one();
+                }
                 if let Some(keep) = retention
                     && last_prune.is_none_or(|t| t.elapsed() >= retention::PRUNE_INTERVAL)
                 {
@@ -388,11 +394,27 @@ impl Monitor {
                 }
             }
         });
-        if let Some(worker) = self.sink_worker()? {
+        if let Some(mut worker) = self.sink_worker()? {
             let cancel_s = cancel.clone();
+            let findings_stored = self.shared.findings_stored.clone();
+            // A pass when findings were stored, and every 15 s anyway to retry what a sink
+            // refused. A notification during a pass is kept and starts the next one at once.
             workers.spawn(async move {
-                worker.run(Duration::from_secs(15), cancel_s).await;
-                Ok(())
+                loop {
+                    tokio::select! {
+                        _ = cancel_s.cancelled() => return Ok(()),
+                        result = worker.pass() => {
+                            if let Err(e) = result {
+                                tracing::warn!(error = %e, "alert sink pass failed");
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        _ = cancel_s.cancelled() => return Ok(()),
+                        _ = findings_stored.notified() => {}
+                        _ = tokio::time::sleep(SINK_RETRY_INTERVAL) => {}
+                    }
+                }
             });
         }
         Ok(())
@@ -547,6 +569,10 @@ pub async fn import_keys(
     store.call(move |s| s.add_compromised_keys(&records, &findings)).await?;
     Ok(summary)
 }
+
+/// The longest the alert sinks wait between passes (they are woken at once when findings are
+/// stored): what a sink refused is retried this often.
+const SINK_RETRY_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Attempts per round in `UntilCaughtUp` mode before a log is given up.
 const CATCH_UP_ATTEMPTS: u32 = 5;
