@@ -2,10 +2,14 @@
 //! them.
 
 use base64::Engine as _;
+use ctwatch_ct::sth::LogSigner;
 use ctwatch_monitor::config::Settings;
 use ctwatch_monitor::{LogSummary, Monitor, RunMode};
-use ctwatch_store::SqliteStore;
+use ctwatch_scenario::{EXPECTED, ServedScenario};
+use ctwatch_store::testing::TestSchema;
+use ctwatch_store::{Finding, FindingFilter, SqliteStore, Store};
 use ctwatch_testlog::{CertFactory, LeafSpec, TestLog, TestLogServer, encode_sct_list};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// What a scenario put in a log, for assertions.
@@ -172,3 +176,117 @@ impl StaticFiles {
 }
 
 pub use ctwatch_scenario::pem_cert;
+
+/// The scenario served into `n` logs named `shard0`, `shard1`, … (every entry in every log).
+pub async fn scenario_in_logs(n: usize) -> ServedScenario {
+    let logs = (0..n).map(|i| TestLog::new(&format!("shard{i}"), LogSigner::generate())).collect();
+    ServedScenario::start(logs, ctwatch_monitor::follow::unix_now()).await.unwrap()
+}
+
+/// A config for every log of the served scenario on the PostgreSQL schema, with `extra` TOML
+/// (e.g. a `[shard]` section) put first.
+pub fn postgres_config(scenario: &ServedScenario, dir: &Path, schema: &TestSchema, extra: &str) -> String {
+    let opts = RunOptions { extra_toml: scenario.detectors_toml(dir).unwrap(), ..Default::default() };
+    let logs: Vec<String> =
+        scenario.logs.iter().map(|log| log_toml(&scenario.server, log, View::Rfc6962, &opts)).collect();
+    let sqlite = store_path(dir, "unused");
+    let toml = config_toml(&sqlite, &logs, &opts);
+    let path_line = format!("[store]\npath = \"{}\"\n", sqlite.display());
+    assert!(toml.contains(&path_line), "config_toml changed its [store] section: {toml}");
+    format!("{extra}\n{}", toml.replace(&path_line, &format!("[store]\nurl = \"{}\"\n", schema.url())))
+}
+
+/// The findings as (kind, key, certificate count), sorted; fails on a key seen twice.
+pub fn finding_set(store: &dyn Store) -> BTreeSet<(String, String, u64)> {
+    let findings = store.findings(&FindingFilter { limit: Some(100_000), ..Default::default() }).unwrap();
+    let set: BTreeSet<_> = findings.iter().map(|f| (f.kind.clone(), f.key.clone(), f.certificate_count)).collect();
+    let keys: BTreeSet<&str> = findings.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys.len(), findings.len(), "a finding key is stored twice");
+    set
+}
+
+/// Assert the scenario's exact outcome; return the findings.
+pub fn check_findings(store: &dyn Store) -> Vec<Finding> {
+    // Distinct certificates: precert and final counted once.
+    assert_eq!(store.certificate_count().unwrap(), EXPECTED.certificates);
+    let findings = store.findings(&FindingFilter { limit: Some(10_000), ..Default::default() }).unwrap();
+    let by_kind = |kind: &str| -> Vec<&Finding> { findings.iter().filter(|f| f.kind == kind).collect() };
+    let summary: Vec<String> =
+        findings.iter().map(|f| format!("{} {} {:?} {}", f.kind, f.key, f.ca, f.certificate_count)).collect();
+    let context = summary.join("\n");
+
+    // Nothing unexpected.
+    let kinds: BTreeSet<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+    let expected_kinds: BTreeSet<&str> =
+        ["issuance_surge", "caa_conflict", "compromised_key_reuse", "lint_violation", "revocation_overdue"].into();
+    assert_eq!(kinds, expected_kinds, "{context}");
+
+    // Surge: HiPKI only.
+    let surges = by_kind("issuance_surge");
+    assert!(!surges.is_empty(), "{context}");
+    assert!(surges.iter().all(|f| f.ca.as_deref() == Some("HiPKI")), "{context}");
+    assert!(surges.iter().any(|f| f.certificate_count >= 100), "{context}");
+
+    // CAA: the four forbidding cases, 60 certificates each; no permissive look-alike.
+    let mut caa: Vec<(String, String, u64)> = by_kind("caa_conflict")
+        .iter()
+        .map(|f| {
+            (
+                f.evidence["verdict"].as_str().unwrap_or("?").to_string(),
+                f.evidence["dns"]["found_at"].as_str().unwrap_or("?").to_string(),
+                f.certificate_count,
+            )
+        })
+        .collect();
+    caa.sort();
+    assert_eq!(
+        caa,
+        EXPECTED.caa.iter().map(|(v, n, c)| (v.to_string(), n.to_string(), *c)).collect::<Vec<_>>(),
+        "{context}"
+    );
+
+    // Key reuse: 8 keys, 33 certificates, all BR violations by iTrus.
+    let reuse = by_kind("compromised_key_reuse");
+    assert_eq!(reuse.len(), EXPECTED.key_reuse_findings, "{context}");
+    assert_eq!(reuse.iter().map(|f| f.certificate_count).sum::<u64>(), EXPECTED.key_reuse_certificates, "{context}");
+    assert!(
+        reuse.iter().all(|f| f.ca.as_deref() == Some("iTrus") && f.evidence["class"] == "br_violation"),
+        "{context}"
+    );
+
+    // Lints: exactly the two incident lints, counted in distinct certificates.
+    let mut lints: Vec<(String, String, u64)> = by_kind("lint_violation")
+        .iter()
+        .map(|f| {
+            (
+                f.ca.clone().unwrap_or_default(),
+                f.evidence["lint"].as_str().unwrap_or("?").to_string(),
+                f.certificate_count,
+            )
+        })
+        .collect();
+    lints.sort();
+    assert_eq!(
+        lints,
+        EXPECTED.lints.iter().map(|(ca, l, c)| (ca.to_string(), l.to_string(), *c)).collect::<Vec<_>>(),
+        "{context}"
+    );
+
+    // Revocation: CFCA's 80 late or unrevoked, Hongkong Post none; the 24-hour findings all
+    // overdue (nothing of theirs was revoked).
+    let overdue = by_kind("revocation_overdue");
+    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &overdue {
+        *by_source.entry(f.evidence["source_kind"].as_str().unwrap_or("?").to_string()).or_default() +=
+            f.certificate_count;
+    }
+    let expected: BTreeMap<String, u64> = EXPECTED.overdue_by_source.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+    assert_eq!(by_source, expected, "{context}");
+    let cfca = overdue.iter().find(|f| f.evidence["source_kind"] == "lint_violation").unwrap();
+    assert_eq!(cfca.evidence["counts"]["late"], 40, "{context}");
+    assert_eq!(cfca.evidence["counts"]["unrevoked"], 40, "{context}");
+    assert_eq!(cfca.evidence["counts"]["on_time"], 40, "{context}");
+    assert_eq!(overdue.len(), EXPECTED.overdue_findings, "{context}");
+
+    findings
+}
