@@ -196,6 +196,33 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// CAA checks of a surge (N names over D registered domains, HiPKI-like) with the monitor's
+    /// CAA worker and checker against a local authoritative DNS server: names/s, queries.
+    Caa {
+        #[arg(long, default_value_t = 12_000)]
+        names: u64,
+        /// Registered domains the names are spread over.
+        #[arg(long, default_value_t = 1_200)]
+        domains: u64,
+        /// Repetitions (report medians).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Override the checker's upstream query rate limit (0: none; default: the monitor's).
+        #[arg(long)]
+        queries_per_second: Option<u32>,
+    },
+    /// Database size of N watched certificates against their DER, and latency of every API
+    /// route on that database.
+    Api {
+        #[arg(long, default_value_t = 1_000_000)]
+        certificates: u64,
+        /// Keep the database here and reuse it when it holds --certificates certificates.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Requests per route.
+        #[arg(long, default_value_t = 200)]
+        requests: u32,
+    },
     /// (internal) Generate and serve the benchmark log until killed.
     #[command(hide = true)]
     ServeLog {
@@ -307,6 +334,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 ceiling_factor,
                 batch_size,
                 runs,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Caa { names, domains, runs, queries_per_second } } => {
+            runtime.block_on(crate::bench_caa::caa(crate::bench_caa::CaaBenchOptions {
+                names,
+                domains,
+                runs,
+                queries_per_second,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Api { certificates, dir, requests } } => {
+            runtime.block_on(crate::bench_api::api(crate::bench_api::ApiBenchOptions {
+                certificates,
+                dir,
+                requests,
             }))?;
             Ok(ExitCode::SUCCESS)
         }

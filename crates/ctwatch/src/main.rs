@@ -4,6 +4,8 @@
 
 mod backfill;
 mod bench;
+mod bench_api;
+mod bench_caa;
 mod bench_rate;
 mod ccadb;
 mod cli;

@@ -247,3 +247,68 @@ impl<'a> BatchRange<'a> {
         }
     }
 }
+
+/// Findings with the same key merged into one, in order of first appearance: the certificates
+/// of all (first appearance order, without repeats), the latest sighting and the last evidence,
+/// which is what upserting them one by one stores. A batch raises one lint finding per
+/// certificate under the same key; merged, the finding is written once per commit.
+pub(crate) fn merge_findings_by_key(findings: &[NewFinding]) -> Vec<NewFinding> {
+    let mut merged: Vec<NewFinding> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut linked: Vec<std::collections::HashSet<Hash>> = Vec::new();
+    for f in findings {
+        match index.get(f.key.as_str()) {
+            Some(&i) => {
+                let (Some(m), Some(seen)) = (merged.get_mut(i), linked.get_mut(i)) else { continue };
+                m.seen_at = m.seen_at.max(f.seen_at);
+                m.evidence = f.evidence.clone();
+                m.certificates.extend(f.certificates.iter().filter(|c| seen.insert(**c)));
+            }
+            None => {
+                index.insert(&f.key, merged.len());
+                let mut first = f.clone();
+                let mut seen = std::collections::HashSet::new();
+                first.certificates.retain(|c| seen.insert(*c));
+                merged.push(first);
+                linked.push(seen);
+            }
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn finding(key: &str, certificates: &[u8], seen_at: i64, evidence: i64) -> NewFinding {
+        NewFinding {
+            key: key.into(),
+            kind: "lint_violation".into(),
+            severity: Severity::Error,
+            ca: None,
+            issuer: None,
+            evidence: serde_json::json!(evidence),
+            certificates: certificates.iter().map(|&c| [c; 32]).collect(),
+            seen_at,
+        }
+    }
+
+    #[test]
+    fn findings_with_one_key_merge_as_sequential_upserts_would() {
+        let merged = merge_findings_by_key(&[
+            finding("a", &[1, 2], 10, 1),
+            finding("b", &[3], 11, 2),
+            finding("a", &[2, 4, 4], 12, 3),
+            finding("a", &[], 9, 4),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].key, "a");
+        assert_eq!(merged[0].certificates, vec![[1; 32], [2; 32], [4; 32]]);
+        assert_eq!(merged[0].seen_at, 12);
+        assert_eq!(merged[0].evidence, serde_json::json!(4));
+        assert_eq!(merged[1].key, "b");
+        assert_eq!(merged[1].certificates, vec![[3; 32]]);
+        assert!(merge_findings_by_key(&[]).is_empty());
+    }
+}

@@ -496,7 +496,7 @@ fn insert_malformed(
 /// the first's row lock, so its recount of linked certificates sees the first's links.
 pub(super) fn upsert_findings(tx: &mut Transaction<'_>, findings: &[NewFinding]) -> Result<u64, StoreError> {
     let mut new = 0;
-    for finding in findings {
+    for finding in &crate::columns::merge_findings_by_key(findings) {
         let evidence = evidence_to_sql(&finding.evidence, "finding evidence")?;
         let row = tx.query_one(
             "INSERT INTO findings AS f (key, kind, severity, ca, issuer, evidence, first_seen, last_seen, status,
@@ -542,17 +542,14 @@ pub(super) fn upsert_findings(tx: &mut Transaction<'_>, findings: &[NewFinding])
         }
         cert_ids.sort_unstable();
         cert_ids.dedup();
-        tx.execute(
+        let linked = tx.execute(
             "INSERT INTO finding_certificates (finding_id, cert_id) SELECT $1, unnest($2::bigint[])
              ON CONFLICT DO NOTHING",
             &[&id, &cert_ids],
         )?;
-        tx.execute(
-            "UPDATE findings SET certificate_count = pruned_certificates +
-                 (SELECT count(*) FROM finding_certificates WHERE finding_id = $1)
-             WHERE id = $1",
-            &[&id],
-        )?;
+        // certificate_count = pruned_certificates + links, kept without recounting the links.
+        let linked = i64::try_from(linked).unwrap_or(i64::MAX);
+        tx.execute("UPDATE findings SET certificate_count = certificate_count + $2 WHERE id = $1", &[&id, &linked])?;
     }
     Ok(new)
 }

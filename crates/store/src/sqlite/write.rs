@@ -302,10 +302,10 @@ fn upsert_certificate(tx: &Transaction<'_>, entry: &EntryRecord) -> Result<(i64,
 /// A new finding starts `open` with `first_seen = last_seen = seen_at`. A known one keeps its
 /// status, severity and first sighting, moves `last_seen` forward and takes the new evidence.
 /// Certificates are linked by identity (each must be stored already) and `certificate_count`
-/// is recomputed as the number of distinct linked certificates.
+/// grows by the links that are new. Findings with the same key are merged first.
 fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64, StoreError> {
     let mut new = 0;
-    for finding in findings {
+    for finding in &crate::columns::merge_findings_by_key(findings) {
         let evidence = serde_json::to_string(&finding.evidence)
             .map_err(|e| StoreError::Other(format!("cannot serialize finding evidence: {e}")))?;
         let existing: Option<i64> = tx
@@ -344,6 +344,7 @@ fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64,
         let mut cert_id = tx.prepare_cached("SELECT id FROM certificates WHERE identity = ?1")?;
         let mut link =
             tx.prepare_cached("INSERT OR IGNORE INTO finding_certificates (finding_id, cert_id) VALUES (?1, ?2)")?;
+        let mut linked = 0i64;
         for identity in &finding.certificates {
             let cert: i64 = cert_id.query_row([&identity[..]], |row| row.get(0)).optional()?.ok_or_else(|| {
                 StoreError::NotFound(format!(
@@ -352,14 +353,11 @@ fn upsert_findings(tx: &Transaction<'_>, findings: &[NewFinding]) -> Result<u64,
                     finding.key
                 ))
             })?;
-            link.execute(params![id, cert])?;
+            linked += link.execute(params![id, cert])? as i64;
         }
-        tx.prepare_cached(
-            "UPDATE findings SET certificate_count = pruned_certificates +
-                 (SELECT count(*) FROM finding_certificates WHERE finding_id = ?1)
-             WHERE id = ?1",
-        )?
-        .execute([id])?;
+        // certificate_count = pruned_certificates + links, kept without recounting the links.
+        tx.prepare_cached("UPDATE findings SET certificate_count = certificate_count + ?2 WHERE id = ?1")?
+            .execute([id, linked])?;
     }
     Ok(new)
 }
