@@ -60,7 +60,8 @@ pub struct CaaFigures {
     pub certificates: u64,
     pub wall_secs: f64,
     pub names_per_sec: f64,
-    /// Queries the DNS server received.
+    /// Queries the DNS server received: the checker's, plus the resolver's own follow-up
+    /// queries for CNAME targets in another zone.
     pub server_queries: u64,
     /// Queries the checker sent (names not in its cache).
     pub checker_queries: u64,
