@@ -63,7 +63,7 @@ pub async fn rate_limited(opts: RateLimitedOptions) -> anyhow::Result<()> {
     let mut i = 0u64;
     while log.tree_size() < entries {
         let spec = LeafSpec::new([format!("h{i}.rate.bench.test")]);
-        let ca = if i % 100 == 0 { &watched } else { &other };
+        let ca = if i.is_multiple_of(100) { &watched } else { &other };
         if entries - log.tree_size() >= 2 {
             log.issue(ca, &spec, start + i, true)?;
         } else {
