@@ -233,6 +233,54 @@ enum BenchCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The daemon tailing many growing logs (poll 1 s, every detector, a webhook sink): its
+    /// steady-state CPU and RSS, and the latency from a tree head containing a bad certificate
+    /// to the finding stored and the alert received.
+    ManyLogs {
+        #[arg(long, default_value_t = 40)]
+        logs: u32,
+        /// Entries per second each log grows by.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// Length of the measured window, seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Bad certificates injected during the window, spread over it and the logs.
+        #[arg(long, default_value_t = 100)]
+        events: u32,
+        /// Repetitions (report medians).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Share of entries from the watched CA.
+        #[arg(long, default_value_t = 1)]
+        watched_percent: u32,
+        /// Seconds of growth each log holds before the monitor starts (its catch-up).
+        #[arg(long, default_value_t = 10)]
+        backlog_secs: u64,
+        /// Seconds between catching up and the measured window.
+        #[arg(long, default_value_t = 10)]
+        warmup_secs: u64,
+        /// Working directory (default: temporary).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// (internal) Serve growing benchmark logs; `inject <event> <log>` lines on stdin add bad
+    /// certificates; exits when stdin closes.
+    #[command(hide = true)]
+    ServeManyLogs {
+        #[arg(long)]
+        logs: u32,
+        #[arg(long)]
+        rate: u32,
+        #[arg(long)]
+        events: u32,
+        #[arg(long)]
+        watched_percent: u32,
+        #[arg(long)]
+        backlog_secs: u64,
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -356,6 +404,46 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::ServeLog { entries, watched_percent, dir } } => {
             runtime.block_on(crate::bench::serve_log(entries, watched_percent, &dir))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::ManyLogs {
+                    logs,
+                    rate,
+                    seconds,
+                    events,
+                    runs,
+                    watched_percent,
+                    backlog_secs,
+                    warmup_secs,
+                    dir,
+                },
+        } => {
+            runtime.block_on(crate::bench_many::many_logs(crate::bench_many::ManyLogsOptions {
+                logs,
+                rate,
+                seconds,
+                events,
+                runs,
+                watched_percent,
+                backlog_secs,
+                warmup_secs,
+                dir,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::ServeManyLogs { logs, rate, events, watched_percent, backlog_secs, dir },
+        } => {
+            runtime.block_on(crate::bench_many::serve_many_logs(crate::bench_many::ServeManyOptions {
+                logs,
+                rate,
+                events,
+                watched_percent,
+                backlog_secs,
+                dir,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -6,6 +6,7 @@ mod backfill;
 mod bench;
 mod bench_api;
 mod bench_caa;
+mod bench_many;
 mod bench_rate;
 mod ccadb;
 mod cli;
