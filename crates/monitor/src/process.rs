@@ -118,6 +118,17 @@ pub fn process_rfc6962(
         Some(i) => Some(i),
         None => extra.chain.first().and_then(|c| cache.spki_of(c)),
     };
+    // A final certificate's issuer is known only now, from its chain: an unwatched one is not
+    // parsed (the same rule as precertificates above, and as tile leaves).
+    if leaf_issuer.is_none() && !ctx.watch.is_watched(issuer.as_ref()) && !ctx.watch.all_issuers {
+        return ProcessedEntry {
+            index,
+            leaf_hash,
+            class: Classified::Skipped,
+            issuer_der: None,
+            timestamp_ms: entry.timestamp,
+        };
+    }
     let chain_issuer = extra.chain.into_iter().next();
     let timestamp_ms = entry.timestamp;
     match classify(ctx, index, leaf_hash, entry, extra.pre_certificate, issuer) {
