@@ -145,8 +145,9 @@ async fn three_sharded_instances_with_one_killed_find_what_one_instance_finds() 
             cursors(&*store),
             log_tails(&nodes)
         );
+        // A quarter in: every instance has committed work, and surge hours are open.
         let done: u64 = cursors(&*store).iter().sum();
-        if done > 0 {
+        if done >= total / 4 {
             assert!(done < total, "everything was read before the kill: commit smaller batches");
             let now = ctwatch_monitor::follow::unix_now();
             let holder = store
