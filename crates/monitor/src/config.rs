@@ -158,6 +158,9 @@ pub struct RawCaa {
     pub max_attempts: Option<u32>,
     /// DNS timeout per query, seconds (default 5).
     pub timeout_secs: Option<f64>,
+    /// Most CAA queries per second sent to the resolvers (default 1000; 0: no limit, for a
+    /// resolver of your own).
+    pub queries_per_second: Option<u32>,
 }
 
 /// `[keys]`: compromised-key sources besides CRLs.
@@ -427,6 +430,8 @@ pub struct Settings {
     pub caa_retry: Duration,
     pub caa_max_attempts: u32,
     pub dns_timeout: Duration,
+    /// CAA queries per second at most (`None`: no limit).
+    pub caa_queries_per_second: Option<u32>,
     pub key_imports: Vec<PathBuf>,
     pub crl_urls: Vec<String>,
     pub crl_from_certificates: bool,
@@ -757,6 +762,11 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Settings, ConfigError> {
         caa_retry: Duration::from_secs_f64(positive(path, "caa.retry_secs", raw.caa.retry_secs, 600.0)?),
         caa_max_attempts: raw.caa.max_attempts.unwrap_or(5).max(1),
         dns_timeout: Duration::from_secs_f64(positive(path, "caa.timeout_secs", raw.caa.timeout_secs, 5.0)?),
+        caa_queries_per_second: match raw.caa.queries_per_second {
+            Some(0) => None,
+            Some(q) => Some(q),
+            None => ctwatch_caa::CaaCheckerSettings::default().queries_per_second,
+        },
         key_imports: raw.keys.import.iter().map(|p| resolve(p)).collect(),
         crl_urls,
         crl_from_certificates: raw.crl.from_certificates.unwrap_or(true),
@@ -834,6 +844,16 @@ mod tests {
         assert_eq!(s.metrics_listen.ip().to_string(), "127.0.0.1");
         assert!(s.default_fetch.requests_per_second <= 10.0);
         assert_eq!(s.logs.len(), 1);
+    }
+
+    #[test]
+    fn caa_query_rate_defaults_to_the_checker_limit_and_zero_lifts_it() {
+        let log = format!("[[log]]\nname = \"a\"\nurl = \"https://ct.example/a/\"\nkey = \"{KEY}\"\n");
+        assert_eq!(parse(&log).unwrap().caa_queries_per_second, Some(1000));
+        assert_eq!(parse(&format!("{log}[caa]\nqueries_per_second = 50\n")).unwrap().caa_queries_per_second, Some(50));
+        assert_eq!(parse(&format!("{log}[caa]\nqueries_per_second = 0\n")).unwrap().caa_queries_per_second, None);
+        let err = parse(&format!("{log}[caa]\nqueries_per_second = -1\n")).unwrap_err().to_string();
+        assert!(err.contains("queries_per_second"), "{err}");
     }
 
     #[test]

@@ -258,6 +258,7 @@ impl Monitor {
                 timeout: self.settings.dns_timeout,
                 ..Default::default()
             },
+            queries_per_second: self.settings.caa_queries_per_second,
             ..Default::default()
         };
         let checker = ctwatch_caa::CaaChecker::new(settings)
