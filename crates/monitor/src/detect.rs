@@ -170,6 +170,8 @@ pub struct SurgeStage {
     max_seen: usize,
     /// How far each log feeding the stage is read (ms since the Unix epoch).
     positions: HashMap<Hash, u64>,
+    /// Hours evaluated when the ratio gauges were last published (`None`: never).
+    published_hours: Option<u64>,
 }
 
 impl SurgeStage {
@@ -182,6 +184,7 @@ impl SurgeStage {
             committed: HashSet::new(),
             max_seen: 1_000_000,
             positions: logs.into_iter().map(|log| (log, 0)).collect(),
+            published_hours: None,
         }
     }
 
@@ -262,6 +265,16 @@ impl SurgeStage {
                 seen_at: 0,
             })
             .collect()
+    }
+
+    /// Whether the ratios changed (hours were evaluated) since the gauges were last published,
+    /// or were never published; marks them published. Publishing every CA's gauge on every
+    /// commit of every log would cost thousands of updates a second with a CCADB watch list.
+    pub fn take_ratios_changed(&mut self) -> bool {
+        let hours = self.closer.stats().evaluated_hours;
+        let changed = self.published_hours != Some(hours);
+        self.published_hours = Some(hours);
+        changed
     }
 
     /// Current surge ratio of an issuer (for metrics; updated as hours close).

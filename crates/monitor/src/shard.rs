@@ -372,9 +372,11 @@ impl CertificateTail {
                 f.ca = self.watch.ca_for(&issuer).map(|c| c.name.clone());
             }
         }
-        for ca in self.watch.cas() {
-            let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| stage.current_ratio(i)).fold(0.0f64, f64::max);
-            self.observer.on_surge_ratio(&ca.name, ratio);
+        if stage.take_ratios_changed() {
+            for ca in self.watch.cas() {
+                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| stage.current_ratio(i)).fold(0.0f64, f64::max);
+                self.observer.on_surge_ratio(&ca.name, ratio);
+            }
         }
         if !findings.is_empty() {
             tracing::info!(surges = findings.len(), "issuance surges (all instances' certificates)");
