@@ -61,16 +61,23 @@ impl RunFigures {
     }
 }
 
-/// Build the log in a child process, then measure.
-pub fn catch_up(opts: CatchUpOptions) -> anyhow::Result<()> {
-    let (dir, _tmp) = match &opts.dir {
-        Some(d) => (d.clone(), None),
+/// The benchmark's working directory: `dir` (created if missing, with its name in the error) or
+/// a temporary one, removed when the returned guard drops.
+pub fn work_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    let (dir, guard) = match dir {
+        Some(d) => (d.to_path_buf(), None),
         None => {
             let t = tempfile::tempdir()?;
             (t.path().to_path_buf(), Some(t))
         }
     };
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok((dir, guard))
+}
+
+/// Build the log in a child process, then measure.
+pub fn catch_up(opts: CatchUpOptions) -> anyhow::Result<()> {
+    let (dir, _tmp) = work_dir(opts.dir.as_deref())?;
     let _ = std::fs::remove_file(dir.join("ready"));
     let exe = std::env::current_exe().context("locating the ctwatch binary")?;
     eprintln!(

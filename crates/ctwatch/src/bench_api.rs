@@ -93,14 +93,7 @@ pub async fn api(opts: ApiBenchOptions) -> anyhow::Result<()> {
     if opts.certificates == 0 || opts.requests == 0 {
         bail!("--certificates and --requests must be positive");
     }
-    let (dir, _tmp) = match &opts.dir {
-        Some(d) => (d.clone(), None),
-        None => {
-            let t = tempfile::tempdir()?;
-            (t.path().to_path_buf(), Some(t))
-        }
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (dir, _tmp) = crate::bench::work_dir(opts.dir.as_deref())?;
     let db = dir.join(DB_FILE);
     let corpus = match reusable(&dir, opts.certificates).await? {
         Some(c) => {

@@ -103,14 +103,7 @@ pub async fn many_logs(opts: ManyLogsOptions) -> anyhow::Result<()> {
     if opts.logs == 0 || opts.rate < 2 || opts.seconds == 0 || opts.runs == 0 {
         bail!("--logs, --seconds and --runs must be positive and --rate at least 2");
     }
-    let (dir, _tmp) = match &opts.dir {
-        Some(d) => (d.clone(), None),
-        None => {
-            let t = tempfile::tempdir()?;
-            (t.path().to_path_buf(), Some(t))
-        }
-    };
-    std::fs::create_dir_all(&dir)?;
+    let (dir, _tmp) = crate::bench::work_dir(opts.dir.as_deref())?;
     let exe = std::env::current_exe().context("locating the ctwatch binary")?;
     let mut figures = Vec::new();
     for run in 0..opts.runs {

@@ -88,6 +88,8 @@ pub fn process_rfc6962(
             extra_data: extra_data.to_vec(),
         })),
     };
+    let skipped =
+        |timestamp_ms| ProcessedEntry { index, leaf_hash, class: Classified::Skipped, issuer_der: None, timestamp_ms };
     let entry = match wire::decode_leaf_input(leaf_input) {
         Ok(e) => e,
         Err(e) => return malformed(format!("leaf_input: {e}")),
@@ -102,13 +104,7 @@ pub fn process_rfc6962(
         && !ctx.watch.is_watched(Some(issuer))
         && !ctx.watch.all_issuers
     {
-        return ProcessedEntry {
-            index,
-            leaf_hash,
-            class: Classified::Skipped,
-            issuer_der: None,
-            timestamp_ms: entry.timestamp,
-        };
+        return skipped(entry.timestamp);
     }
     let extra = match wire::decode_extra_data(entry.signed_entry.entry_type(), extra_data) {
         Ok(x) => x,
@@ -121,13 +117,7 @@ pub fn process_rfc6962(
     // A final certificate's issuer is known only now, from its chain: an unwatched one is not
     // parsed (the same rule as precertificates above, and as tile leaves).
     if leaf_issuer.is_none() && !ctx.watch.is_watched(issuer.as_ref()) && !ctx.watch.all_issuers {
-        return ProcessedEntry {
-            index,
-            leaf_hash,
-            class: Classified::Skipped,
-            issuer_der: None,
-            timestamp_ms: entry.timestamp,
-        };
+        return skipped(entry.timestamp);
     }
     let chain_issuer = extra.chain.into_iter().next();
     let timestamp_ms = entry.timestamp;
