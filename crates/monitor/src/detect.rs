@@ -193,15 +193,10 @@ impl SurgeStage {
         self.closer.detector_mut().seed_hourly(issuer, hour, validation_type, count);
     }
 
-    /// Record that `log` is read up to `position_ms` (positions never go back).
+    /// Record that `log` is read up to `position_ms` (positions never go back). Logs the stage
+    /// was not created with are ignored: a store shared with other configurations holds
+    /// positions of logs this monitor does not follow.
     pub fn set_position(&mut self, log: Hash, position_ms: u64) {
-        let p = self.positions.entry(log).or_insert(0);
-        *p = (*p).max(position_ms);
-    }
-
-    /// Like [`SurgeStage::set_position`], for logs the stage was created with only (positions
-    /// read from a store shared with other configurations are ignored for other logs).
-    pub fn update_position(&mut self, log: Hash, position_ms: u64) {
         if let Some(p) = self.positions.get_mut(&log) {
             *p = (*p).max(position_ms);
         }
@@ -363,13 +358,13 @@ mod tests {
     }
 
     #[test]
-    fn positions_never_go_back_and_unknown_logs_are_ignored_on_update() {
+    fn positions_never_go_back_and_unknown_logs_are_ignored() {
         let detector = SurgeDetector::new(ctwatch_surge::SurgeConfig::default()).unwrap();
         let mut stage = SurgeStage::new(detector, [[1; 32], [2; 32]]);
         stage.set_position([1; 32], 10 * H);
         stage.set_position([1; 32], 5 * H);
-        stage.update_position([2; 32], 10 * H);
-        stage.update_position([3; 32], 1);
+        stage.set_position([2; 32], 10 * H);
+        stage.set_position([3; 32], 1);
         assert_eq!(stage.positions.len(), 2);
         assert_eq!(stage.positions.get(&[1; 32]), Some(&(10 * H)));
         assert_eq!(surge_watermark(stage.positions.values().copied()), Some(10 * H));

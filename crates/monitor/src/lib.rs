@@ -195,7 +195,7 @@ impl Monitor {
         }
         let store = StoreHandle::new(store);
         let watch = Arc::new(Watchlist::new(&settings.cas, settings.all_issuers));
-        let detectors = build_detectors(&settings, &store, &watch).await?;
+        let detectors = build_detectors(&settings, &sources, &store, &watch).await?;
         let issuers: std::collections::HashMap<ctwatch_ct::Hash, Vec<u8>> = settings
             .cas
             .iter()
@@ -490,6 +490,7 @@ impl Monitor {
 /// Load compromised keys (store + configured imports) and seed the surge detector.
 async fn build_detectors(
     settings: &Settings,
+    sources: &[LogSource],
     store: &StoreHandle,
     watch: &Arc<Watchlist>,
 ) -> Result<detect::DetectorSet, MonitorError> {
@@ -503,7 +504,7 @@ async fn build_detectors(
     for file in &settings.key_imports {
         import_keys(store, watch, &keys, file).await?;
     }
-    let surge = seeded_surge_stage(settings, store).await?.map(|stage| Arc::new(Mutex::new(stage)));
+    let surge = seeded_surge_stage(settings, sources, store).await?.map(|stage| Arc::new(Mutex::new(stage)));
     Ok(detect::DetectorSet { lints: settings.lints, keys, surge })
 }
 
@@ -511,12 +512,14 @@ async fn build_detectors(
 /// issuers' stored hourly counts.
 async fn seeded_surge_stage(
     settings: &Settings,
+    sources: &[LogSource],
     store: &StoreHandle,
 ) -> Result<Option<detect::SurgeStage>, MonitorError> {
     let Some(config) = &settings.surge else { return Ok(None) };
     let detector = ctwatch_surge::SurgeDetector::new(config.clone())
         .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?;
-    let logs = settings.logs.iter().map(|log| ctwatch_ct::sha256(&log.key_der));
+    // Every followed log, from `[[log]]` and from the log list: hours close once all are past.
+    let logs = sources.iter().map(|log| ctwatch_ct::sha256(&log.key_der));
     let mut stage = detect::SurgeStage::new(detector, logs);
     let now_hour = follow::unix_now() / 3600;
     let issuers: Vec<ctwatch_ct::Hash> =

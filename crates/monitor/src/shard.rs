@@ -314,7 +314,7 @@ impl CertificateTail {
             Some(config) => Some(SurgeStage::new(
                 ctwatch_surge::SurgeDetector::new(config.clone())
                     .map_err(|e| MonitorError::Log { log: "[detectors]".into(), error: e.to_string() })?,
-                monitor.settings.logs.iter().map(|log| ctwatch_ct::sha256(&log.key_der)),
+                monitor.sources().iter().map(|log| ctwatch_ct::sha256(&log.key_der)),
             )),
         };
         Ok(CertificateTail {
@@ -357,7 +357,7 @@ impl CertificateTail {
         if complete {
             for log in &positions {
                 if let Some(id) = hex::decode(&log.log_id).ok().and_then(|b| <Hash>::try_from(b.as_slice()).ok()) {
-                    stage.update_position(id, log.position_ms);
+                    stage.set_position(id, log.position_ms);
                 }
             }
         }
