@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 /// The lint every event's certificate fails.
@@ -412,68 +412,37 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     v[rank.clamp(1, v.len()) - 1]
 }
 
-/// The webhook receiver: HTTP/1.1 on 127.0.0.1, answers every request with 200 and records
-/// when each finding key first arrived. Returns its URL.
+/// The webhook receiver on 127.0.0.1: answers every POST with 200 and records when each
+/// finding key first arrived. Returns its URL.
 async fn start_receiver(observed: Arc<Mutex<Observed>>) -> anyhow::Result<String> {
+    let app = axum::Router::new()
+        .route(
+            "/alerts",
+            axum::routing::post(
+                |axum::extract::State(observed): axum::extract::State<Arc<Mutex<Observed>>>,
+                 axum::Json(alert): axum::Json<serde_json::Value>| async move {
+                    let arrived = now_ms_i64();
+                    if let Some(key) = alert["key"].as_str()
+                        && let Ok(mut o) = observed.lock()
+                    {
+                        o.alerted_ms.entry(key.to_string()).or_insert(arrived);
+                    }
+                },
+            ),
+        )
+        .with_state(observed);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/alerts", listener.local_addr()?);
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_webhook_connection(stream, observed.clone()));
-        }
+        let _ = axum::serve(listener, app).await;
     });
     Ok(url)
 }
 
-/// Requests on one connection (keep-alive) until it closes or sends something that is not a
-/// request with a body of at most 1 MiB.
-async fn serve_webhook_connection(stream: tokio::net::TcpStream, observed: Arc<Mutex<Observed>>) {
-    let mut stream = BufReader::new(stream);
-    loop {
-        let mut length = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match stream.read_line(&mut line).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(usize::MAX);
-            }
-        }
-        if length > 1 << 20 {
-            return;
-        }
-        let mut body = vec![0; length];
-        if stream.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        let arrived = now_ms_i64();
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
-            && let Some(key) = v["key"].as_str()
-            && let Ok(mut o) = observed.lock()
-        {
-            o.alerted_ms.entry(key.to_string()).or_insert(arrived);
-        }
-        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        if stream.get_mut().write_all(ok).await.is_err() {
-            return;
-        }
-    }
-}
-
 /// `ctwatch_findings{kind="lint_violation",...}` summed, from one scrape of /metrics.
 async fn scrape_lint_findings(addr: std::net::SocketAddr) -> anyhow::Result<u64> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
-    let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut text)).await??;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let text = client.get(format!("http://{addr}/metrics")).send().await?.error_for_status()?.text().await?;
     Ok(text
         .lines()
         .filter(|l| l.starts_with("ctwatch_findings{") && l.contains("kind=\"lint_violation\""))

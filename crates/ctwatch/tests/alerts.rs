@@ -6,7 +6,6 @@ use ctwatch_ct::sth::LogSigner;
 use ctwatch_testlog::{BasicConstraintsMode, CertFactory, LeafSpec, TestLog, now_ms, serve_local};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::sync::mpsc;
 
 /// The daemon, killed when the test ends (also when it fails).
@@ -25,44 +24,21 @@ fn free_port() -> u16 {
 
 /// A webhook receiver on 127.0.0.1: answers every POST with 200 and sends its body on `tx`.
 async fn receiver(tx: mpsc::UnboundedSender<serde_json::Value>) -> String {
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(tx): axum::extract::State<mpsc::UnboundedSender<serde_json::Value>>,
+                 axum::Json(alert): axum::Json<serde_json::Value>| async move {
+                    let _ = tx.send(alert);
+                },
+            ),
+        )
+        .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut stream = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':')
-                            && name.eq_ignore_ascii_case("content-length")
-                        {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if stream.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    if let Ok(v) = serde_json::from_slice(&body) {
-                        let _ = tx.send(v);
-                    }
-                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if stream.get_mut().write_all(ok).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+        let _ = axum::serve(listener, app).await;
     });
     url
 }
