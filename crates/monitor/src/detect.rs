@@ -262,14 +262,19 @@ impl SurgeStage {
             .collect()
     }
 
-    /// Whether the ratios changed (hours were evaluated) since the gauges were last published,
-    /// or were never published; marks them published. Publishing every CA's gauge on every
-    /// commit of every log would cost thousands of updates a second with a CCADB watch list.
-    pub fn take_ratios_changed(&mut self) -> bool {
+    /// Publish every watched CA's surge ratio (its issuers' largest) to `observer` when hours
+    /// were evaluated since the last time, or never published. Publishing on every commit of
+    /// every log would cost thousands of gauge updates a second with a CCADB watch list.
+    pub fn publish_ratios(&mut self, watch: &Watchlist, observer: &dyn crate::MonitorObserver) {
         let hours = self.closer.stats().evaluated_hours;
-        let changed = self.published_hours != Some(hours);
+        if self.published_hours == Some(hours) {
+            return;
+        }
         self.published_hours = Some(hours);
-        changed
+        for ca in watch.cas() {
+            let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| self.current_ratio(i)).fold(0.0f64, f64::max);
+            observer.on_surge_ratio(&ca.name, ratio);
+        }
     }
 
     /// Current surge ratio of an issuer (for metrics; updated as hours close).

@@ -603,12 +603,7 @@ impl LogFollower {
             surge.set_position(self.log_id, position);
         }
         let findings = surge.evaluate(in_batch);
-        if surge.take_ratios_changed() {
-            for ca in self.shared.watch.cas() {
-                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| surge.current_ratio(i)).fold(0.0f64, f64::max);
-                self.shared.observer.on_surge_ratio(&ca.name, ratio);
-            }
-        }
+        surge.publish_ratios(&self.shared.watch, &*self.shared.observer);
         crate::batch::attributed(findings, &self.shared.watch, now).collect()
     }
 

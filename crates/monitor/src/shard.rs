@@ -361,23 +361,9 @@ impl CertificateTail {
                 }
             }
         }
-        let mut findings = stage.evaluate(&HashSet::new());
-        let at = unix_now();
-        for f in &mut findings {
-            f.seen_at = at;
-            if f.ca.is_none()
-                && let Some(issuer) = f.issuer.as_deref().and_then(|h| hex::decode(h).ok())
-                && let Ok(issuer) = <Hash>::try_from(issuer.as_slice())
-            {
-                f.ca = self.watch.ca_for(&issuer).map(|c| c.name.clone());
-            }
-        }
-        if stage.take_ratios_changed() {
-            for ca in self.watch.cas() {
-                let ratio = ca.issuer_spki_sha256.iter().filter_map(|i| stage.current_ratio(i)).fold(0.0f64, f64::max);
-                self.observer.on_surge_ratio(&ca.name, ratio);
-            }
-        }
+        let findings: Vec<_> =
+            crate::batch::attributed(stage.evaluate(&HashSet::new()), &self.watch, unix_now()).collect();
+        stage.publish_ratios(&self.watch, &*self.observer);
         if !findings.is_empty() {
             tracing::info!(surges = findings.len(), "issuance surges (all instances' certificates)");
             self.store.call(move |s| s.record_findings(&findings)).await?;
